@@ -1,0 +1,61 @@
+"""Batched greedy generation that gives the same text as one-at-a-time generation.
+
+Causal models are padded on the left. peft's prompt tuning prepends the soft prompt *before* the
+padding and drops position ids, so a short prompt in a padded batch sees its soft prompt at other
+positions than when it runs alone. :func:`generate_batch` instead builds the input embeddings itself
+as ``[padding, soft prompt, tokens]`` with position ids counted from the first real position, which
+is exactly what the model saw in training (right padding there, so positions start at 0).
+"""
+
+from __future__ import annotations
+
+
+def is_prompt_tuned(model) -> bool:
+    """True for a peft model whose active adapter is prompt tuning."""
+    config = getattr(model, "active_peft_config", None)
+    return config is not None and str(getattr(config, "peft_type", "")).endswith("PROMPT_TUNING")
+
+
+def generate_batch(lab, texts: list[str], max_new_tokens: int = 60) -> list[str]:
+    """Greedy-decode one batch of already formatted prompts; returns the new text of each."""
+    import torch
+
+    tokenizer, model = lab.tokenizer, lab.model
+    with torch.no_grad():
+        if lab.family == "seq2seq":
+            enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
+                            max_length=lab.max_input_tokens).to(lab.device)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+            return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+        enc = tokenizer(texts, add_special_tokens=False, truncation=True,
+                        max_length=lab.max_input_tokens)
+        if is_prompt_tuned(model):
+            out = _generate_prompt_tuned(model, tokenizer, enc["input_ids"], max_new_tokens, lab.device)
+        else:
+            batch = tokenizer.pad(enc, return_tensors="pt", padding_side="left").to(lab.device)
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                 pad_token_id=tokenizer.pad_token_id)
+            out = out[:, batch["input_ids"].shape[1]:]
+    return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+
+def _generate_prompt_tuned(peft_model, tokenizer, input_ids: list[list[int]], max_new_tokens, device):
+    import torch
+
+    base = peft_model.get_base_model()
+    embed = base.get_input_embeddings()
+    soft = peft_model.get_prompt(batch_size=1)[0].to(embed.weight.dtype)  # (n_virtual, hidden)
+    n_virtual = soft.shape[0]
+    width = n_virtual + max(len(ids) for ids in input_ids)
+    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
+    rows, masks = [], []
+    for ids in input_ids:
+        n_pad = width - n_virtual - len(ids)
+        tokens = embed(torch.tensor(ids, device=device))
+        rows.append(torch.cat([pad_vector.expand(n_pad, -1), soft, tokens]))
+        masks.append(torch.tensor([0] * n_pad + [1] * (n_virtual + len(ids)), device=device))
+    embeds, mask = torch.stack(rows), torch.stack(masks)
+    # generate() derives position ids from the attention mask (cumsum - 1), so the soft prompt
+    # sits at positions 0..n_virtual-1 in every row, as in training.
+    return base.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                         do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)
