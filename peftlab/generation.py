@@ -59,3 +59,46 @@ def _generate_prompt_tuned(peft_model, tokenizer, input_ids: list[list[int]], ma
     # sits at positions 0..n_virtual-1 in every row, as in training.
     return base.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
                          do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)
+
+
+def generate_mixed(lab, prompts: list[str], soft_prompts: list, max_new_tokens: int = 60) -> list[str]:
+    """One batch, one frozen model, a different soft prompt per row (multi-task serving).
+
+    Args:
+        lab: a LabModel whose ``model`` is the frozen base model (no peft wrapper needed).
+        prompts: ready prompts, one per row (chat-wrapped here for instruct models).
+        soft_prompts: one tensor (n_virtual_i, hidden) per row; lengths may differ.
+
+    Returns the new text of each row. Causal rows are ``[padding, soft prompt, tokens]`` with position
+    ids from the mask; seq2seq rows are ``[soft prompt, tokens, padding]`` for the encoder.
+    """
+    import torch
+
+    tokenizer = lab.tokenizer
+    base = lab.model.get_base_model() if hasattr(lab.model, "get_base_model") else lab.model
+    embed = base.get_input_embeddings()
+    texts = [lab.format_prompt(p) for p in prompts]
+    special = lab.family == "seq2seq"
+    ids = tokenizer(texts, add_special_tokens=special, truncation=True,
+                    max_length=lab.max_input_tokens)["input_ids"]
+    width = max(len(i) + len(s) for i, s in zip(ids, soft_prompts))
+    device = embed.weight.device
+    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
+    rows, masks = [], []
+    with torch.no_grad():
+        for row_ids, soft in zip(ids, soft_prompts):
+            soft = soft.to(device, embed.weight.dtype)
+            n_pad = width - len(row_ids) - soft.shape[0]
+            body = torch.cat([soft, embed(torch.tensor(row_ids, device=device))])
+            pad = pad_vector.expand(n_pad, -1)
+            ones = [1] * (len(row_ids) + soft.shape[0])
+            if special:
+                rows.append(torch.cat([body, pad]))
+                masks.append(ones + [0] * n_pad)
+            else:
+                rows.append(torch.cat([pad, body]))
+                masks.append([0] * n_pad + ones)
+        out = base.generate(inputs_embeds=torch.stack(rows), attention_mask=torch.tensor(masks, device=device),
+                            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                            pad_token_id=tokenizer.pad_token_id)
+    return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]

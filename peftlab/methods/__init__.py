@@ -26,7 +26,10 @@ def method_config(name: str, model=None, **overrides):
     if unknown:
         raise PeftlabError(f"method '{name}' has no setting(s) {', '.join(sorted(unknown))}; "
                            f"it takes {', '.join(sorted(fields)) or 'none'}")
-    return module.Config(**overrides)
+    try:
+        return module.Config(**overrides)
+    except ValueError as err:  # a bad value (e.g. --set r 0) is the user's to fix, not a crash
+        raise PeftlabError(f"method '{name}': {err}") from None
 
 
 def apply_method(model, name: str, **overrides):

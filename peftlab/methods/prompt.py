@@ -64,5 +64,10 @@ def apply(model, config: Config, tokenizer=None):
 
 
 def soft_prompt(peft_model):
-    """The active adapter's virtual-token embeddings, shape (num_virtual_tokens, hidden)."""
-    return peft_model.get_prompt(batch_size=1)[0].detach()
+    """The active adapter's virtual-token embeddings, shape (num_virtual_tokens, hidden).
+
+    (An encoder-decoder model keeps a second block of rows that peft does not use for the encoder's
+    input; only the first ``num_virtual_tokens`` rows are prepended.)
+    """
+    n = peft_model.active_peft_config.num_virtual_tokens
+    return peft_model.get_prompt(batch_size=1)[0][:n].detach()

@@ -1,0 +1,95 @@
+"""Figures of the course. Each function draws on a new figure, saves it when given a path, returns it.
+
+Nothing here changes matplotlib's global settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _figure(width: float = 6.4, height: float = 4.0):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _save(fig, path):
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def loss_curves(histories: dict[str, list[dict]], path=None, title="Training loss"):
+    """Loss against step for several runs: ``{label: [{"step": s, "loss": l}, ...]}``."""
+    fig, ax = _figure()
+    for label, history in histories.items():
+        if history:
+            ax.plot([h["step"] for h in history], [h["loss"] for h in history], marker=".", label=label)
+    ax.set(xlabel="step", ylabel="loss", title=title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def rouge_bars(results: dict[str, dict], metric: str = "rouge1", path=None, title=None):
+    """Bars of one ROUGE score per method, with the bootstrap 95% interval as error bars."""
+    fig, ax = _figure()
+    labels = list(results)
+    values = [results[k][metric] for k in labels]
+    lows = [results[k][metric] - results[k].get("ci95", {}).get(metric, (results[k][metric],) * 2)[0]
+            for k in labels]
+    highs = [results[k].get("ci95", {}).get(metric, (results[k][metric],) * 2)[1] - results[k][metric]
+             for k in labels]
+    ax.bar(labels, values, yerr=[lows, highs], capsize=4, color="tab:blue", alpha=0.8)
+    ax.set(ylabel=f"{metric} (F-measure)", title=title or f"{metric} with 95% bootstrap interval")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def sweep_plot(points: list[dict], x: str, y: str = "rouge1", second: str | None = None, path=None,
+               title=None, logx: bool = True):
+    """A sweep (e.g. LoRA rank or soft-prompt length) against a score, optionally a second axis."""
+    fig, ax = _figure()
+    xs = [p[x] for p in points]
+    ax.plot(xs, [p[y] for p in points], marker="o", color="tab:blue", label=y)
+    ax.set(xlabel=x, ylabel=y, title=title or f"{y} against {x}")
+    if logx:
+        ax.set_xscale("log", base=2)
+    if second:
+        ax2 = ax.twinx()
+        ax2.plot(xs, [p[second] for p in points], marker="s", color="tab:orange", label=second)
+        ax2.set_ylabel(second)
+        if all(p[second] > 0 for p in points):
+            ax2.set_yscale("log")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def memory_breakdown(parts: dict[str, dict[str, float]], path=None, title="Training memory (GB)"):
+    """Stacked bars: ``{method: {"weights": gb, "gradients": gb, "optimizer": gb, ...}}``."""
+    fig, ax = _figure()
+    methods = list(parts)
+    bottoms = [0.0] * len(methods)
+    keys = [k for k in ("weights", "gradients", "optimizer", "activations") if any(k in parts[m] for m in methods)]
+    for key in keys:
+        values = [parts[m].get(key, 0.0) for m in methods]
+        ax.bar(methods, values, bottom=bottoms, label=key)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    ax.set(ylabel="GB", title=title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def tradeoff_scatter(rows: list[dict], x: str, y: str, path=None, title=None, logx: bool = True):
+    """One point per method: e.g. trainable parameters against ROUGE-1."""
+    fig, ax = _figure()
+    for row in rows:
+        ax.scatter(row[x], row[y], s=60)
+        ax.annotate(row["method"], (row[x], row[y]), textcoords="offset points", xytext=(5, 5))
+    ax.set(xlabel=x, ylabel=y, title=title or f"{y} against {x}")
+    if logx:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
