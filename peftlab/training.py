@@ -295,6 +295,8 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         remove_unused_columns=False,
         dataloader_num_workers=0,
         gradient_checkpointing=gradient_checkpointing,
+        # non-reentrant checkpointing lets gradients reach adapters of a frozen base model
+        gradient_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
         disable_tqdm=not progress,
         seed=seed,
         data_seed=seed,

@@ -55,6 +55,29 @@ def apply(model, config: Config, tokenizer=None):
     return get_peft_model(model, peft_config(model, config), adapter_name=config.adapter_name)
 
 
-def merge(model):
-    """Fold every active B·A into its W and return the plain model (no adapter overhead)."""
-    return model.merge_and_unload()
+def merge(model, check_inputs: dict | None = None, atol: float = 1e-4):
+    """Fold the active B·A into each W and return the plain model (no adapter overhead).
+
+    Args:
+        model: a peft LoRA model (changed in place: copy it first to keep the adapter).
+        check_inputs: model inputs (e.g. a tokenized batch; seq2seq models also need
+            ``decoder_input_ids``); when given, the logits before and after merging are compared.
+        atol: largest allowed absolute logit difference for that check.
+
+    Raises:
+        ValueError: merged and unmerged logits differ by more than ``atol``.
+    """
+    import torch
+
+    before = None
+    if check_inputs is not None:
+        model.eval()
+        with torch.no_grad():
+            before = model(**check_inputs).logits
+    merged = model.merge_and_unload()
+    if before is not None:
+        with torch.no_grad():
+            diff = (merged(**check_inputs).logits - before).abs().max().item()
+        if diff > atol:
+            raise ValueError(f"merged LoRA differs from unmerged by {diff:.2e} (> atol {atol})")
+    return merged
