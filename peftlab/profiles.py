@@ -7,7 +7,9 @@
   like smoke, smaller still, so a whole lab grades in well under a minute per notebook.
 
 Numbers of the ``cpu`` profile come from measurements on 2 cores: one SmolLM2 LoRA step at batch 8
-of the sample (~370 tokens an example) takes ~15 s, greedy generation ~1.7 s per dialogue.
+of the sample (~370 tokens an example) takes ~20 s, greedy generation ~1.7 s per dialogue. LoRA gets
+one epoch (30 steps) and the full test split; the other methods a few steps and 30 test dialogues;
+the sweeps 2 steps a point (compare their points with each other, not with the main runs).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Profile:
     prompt_steps: int = 8
     prefix_steps: int = 8
     topic_steps: int = 8
-    eval_limit: int | None = None  # test rows scored (None: all)
+    eval_limit: int | None = None  # test rows scored for zero-shot and LoRA (None: all)
+    method_eval_limit: int | None = None  # test rows scored for the other methods (None: all)
     eval_batch_size: int = 8
     max_new_tokens: int = 60
     few_shot_examples: int = 4
@@ -53,26 +56,26 @@ PROFILES = {
     "smoke": Profile(
         name="smoke", model="tiny-t5", data="dialogsum-mini", batch_size=4, train_limit=16,
         lora_max_steps=2, full_steps=2, bitfit_steps=1, prompt_steps=2, prefix_steps=1,
-        topic_steps=1, eval_limit=4, max_new_tokens=8, few_shot_examples=2, sweep_ranks=(1, 8),
+        topic_steps=1, eval_limit=4, method_eval_limit=4, max_new_tokens=8, few_shot_examples=2, sweep_ranks=(1, 8),
         sweep_lengths=(4, 8), sweep_steps=1, sweep_eval_limit=4, cell_timeout=300,
         notes="tiny random T5: checks that everything runs; its ROUGE is noise, not a result"),
     "grade": Profile(
         name="grade", model="tiny-t5", data="dialogsum-mini", batch_size=2, train_limit=4,
         lora_max_steps=1, full_steps=1, bitfit_steps=1, prompt_steps=1, prefix_steps=1,
-        topic_steps=1, eval_limit=2, max_new_tokens=4, few_shot_examples=1, sweep_ranks=(1, 2),
+        topic_steps=1, eval_limit=2, method_eval_limit=2, max_new_tokens=4, few_shot_examples=1, sweep_ranks=(1, 2),
         sweep_lengths=(2, 4), sweep_steps=1, sweep_eval_limit=2, cell_timeout=30,
         notes="nbgrader's fast grading profile: tiny random T5, outputs are not results"),
     "cpu": Profile(
         name="cpu", model="smollm2-135m-instruct", data="dialogsum-mini", batch_size=8,
-        lora_epochs=1.0, full_steps=10, bitfit_steps=8, prompt_steps=8, prefix_steps=8,
-        topic_steps=8, eval_limit=None, max_new_tokens=60, few_shot_examples=2,
-        sweep_ranks=(1, 4, 16, 64), sweep_lengths=(5, 20, 50), sweep_steps=3, sweep_eval_limit=16,
+        lora_epochs=1.0, full_steps=6, bitfit_steps=4, prompt_steps=6, prefix_steps=4,
+        topic_steps=4, eval_limit=None, method_eval_limit=30, max_new_tokens=60, few_shot_examples=2,
+        sweep_ranks=(1, 8, 64), sweep_lengths=(5, 20, 50), sweep_steps=2, sweep_eval_limit=12,
         cell_timeout=1800,
         notes="SmolLM2-135M-Instruct (real weights) on the embedded sample, 2 CPU cores"),
     "gpu": Profile(
         name="gpu", model="google/flan-t5-base", data="knkarthick/dialogsum", batch_size=16,
         lora_epochs=2.0, full_steps=1000, bitfit_steps=500, prompt_steps=1000, prefix_steps=1000,
-        topic_steps=300, eval_limit=500, eval_batch_size=32, max_new_tokens=60, few_shot_examples=2,
+        topic_steps=300, eval_limit=500, method_eval_limit=500, eval_batch_size=32, max_new_tokens=60, few_shot_examples=2,
         sweep_ranks=(1, 2, 4, 8, 16, 32, 64), sweep_lengths=(5, 10, 20, 50, 100), sweep_steps=200,
         sweep_eval_limit=200, cell_timeout=7200,
         notes="FLAN-T5-base on full DialogSum, one CUDA GPU with the Hub"),
