@@ -1,0 +1,160 @@
+"""peftlab.methods: shared behaviours of every method, on a tiny T5 and a tiny Llama."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import BUILDERS, TEXTS, batch_for
+
+from peftlab.errors import PeftlabError
+from peftlab.evaluation import load_adapter
+from peftlab.memory import dir_size, model_bytes
+from peftlab.methods import METHODS, apply_method, count_parameters
+from peftlab.methods.lora import merge
+from peftlab.methods.prompt import init_token_ids
+
+# Which parameter names each method trains: one table, no per-case branches.
+TRAINS = {
+    "full": lambda name: True,
+    "lora": lambda name: ".lora_A." in name or ".lora_B." in name,
+    "prompt": lambda name: name.startswith("prompt_encoder."),
+    "prefix": lambda name: name.startswith("prompt_encoder."),
+    "bitfit": lambda name: "norm" in name.rsplit(".", 2)[-2] and name.endswith(".weight"),
+}
+ADAPTERS = ("lora", "prompt", "prefix")
+ATOL = 1e-4
+
+
+def _perturb(model, pattern: str, seed: int = 0, std: float = 0.5) -> None:
+    """Give parameters whose name contains ``pattern`` random values (LoRA B starts at zero)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if pattern in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * std)
+
+
+def _logits(model, batch):
+    model.eval()
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_only_the_methods_parameters_get_gradients(tiny_lab, method):
+    """After one backward pass, do exactly the method's parameters hold gradients (frozen: None)?"""
+    model = apply_method(tiny_lab, method)
+    model.train()
+    model(**batch_for(tiny_lab)).loss.backward()
+    names = [name for name, _ in model.named_parameters()]
+    with_grad = {name for name, p in model.named_parameters() if p.grad is not None}
+    expected = {name for name in names if TRAINS[method](name)}
+    assert expected, f"{method} trains nothing on {tiny_lab.name}"
+    assert with_grad == expected
+    assert count_parameters(model).trainable == sum(
+        p.numel() for name, p in model.named_parameters() if name in expected)
+
+
+def test_merged_lora_equals_unmerged(tiny_lab):
+    """Does folding B·A into W give the same logits as the adapter beside W?"""
+    batch = batch_for(tiny_lab)
+    before = _logits(tiny_lab.model, batch)
+    model = apply_method(tiny_lab, "lora")
+    _perturb(model, "lora_B")
+    unmerged = _logits(model, batch)
+    assert not torch.allclose(unmerged, before, atol=ATOL), "the perturbed adapter changed nothing"
+    merged = merge(model, check_inputs=batch, atol=ATOL)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert torch.allclose(_logits(merged, batch), unmerged, atol=ATOL)
+
+
+@pytest.mark.parametrize("method", ADAPTERS)
+def test_saved_adapter_reloads_onto_a_fresh_base(tiny_lab, method, tmp_path):
+    """Does save_pretrained + load_adapter on a fresh base give identical logits from a small folder?"""
+    batch = batch_for(tiny_lab)
+    model = apply_method(tiny_lab, method)
+    _perturb(model, "lora_B" if method == "lora" else "prompt_encoder")
+    expected = _logits(model, batch)
+    model.save_pretrained(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= names
+    assert not names & {"model.safetensors", "pytorch_model.bin", "config.json"}
+    fresh = BUILDERS[tiny_lab.name]()
+    assert dir_size(tmp_path) < model_bytes(fresh.model) / 4
+    reloaded = load_adapter(fresh, tmp_path)
+    assert torch.equal(_logits(reloaded.model, batch), expected)
+
+
+def test_bitfit_saves_and_reloads_the_whole_model(tiny_lab, tmp_path):
+    """Does a selectively trained model (saved whole, with its tokenizer) reload to the same logits?"""
+    from peftlab.training import save_trained
+
+    batch = batch_for(tiny_lab)
+    apply_method(tiny_lab, "bitfit")
+    _perturb(tiny_lab.model, "norm", std=1.0)
+    expected = _logits(tiny_lab.model, batch)
+    save_trained(tiny_lab, "bitfit", tmp_path)
+    reloaded = load_adapter(BUILDERS[tiny_lab.name](), tmp_path)
+    assert torch.allclose(_logits(reloaded.model, batch), expected, atol=ATOL)
+
+
+def test_prompt_text_init_starts_from_the_texts_embeddings(tiny_lab):
+    """Does text-initialised prompt tuning start each virtual token at an init-text token's embedding?"""
+    text = "Summarize the following conversation."
+    embed = tiny_lab.model.get_input_embeddings().weight.detach().clone()
+    model = apply_method(tiny_lab, "prompt", init="text", init_text=text, num_virtual_tokens=12)
+    table = model.prompt_encoder["default"].embedding.weight.detach()
+    ids = init_token_ids(tiny_lab.tokenizer, text, table.shape[0])
+    assert torch.equal(table, embed[ids])
+    assert len(set(ids)) > 1
+
+
+def test_init_token_ids_repeat_and_cut(tiny_t5):
+    """Are the init text's ids repeated to fill n and cut to exactly n?"""
+    ids = tiny_t5.tokenizer("Summary:", add_special_tokens=False)["input_ids"]
+    assert init_token_ids(tiny_t5.tokenizer, "Summary:", 1) == ids[:1]
+    assert init_token_ids(tiny_t5.tokenizer, "Summary:", 3 * len(ids) + 1) == ids * 3 + ids[:1]
+
+
+def test_two_lora_adapters_switch(tiny_lab):
+    """Do two named LoRA adapters on one base switch with set_adapter and give different logits?"""
+    batch = batch_for(tiny_lab)
+    apply_method(tiny_lab, "lora", adapter_name="summary")
+    model = apply_method(tiny_lab, "lora", adapter_name="topic")
+    assert model is tiny_lab.model and model.active_adapter == "topic"
+    _perturb(model, ".lora_B.summary.", seed=1)
+    _perturb(model, ".lora_B.topic.", seed=2)
+    topic = _logits(model, batch)
+    model.set_adapter("summary")
+    summary = _logits(model, batch)
+    assert not torch.allclose(summary, topic, atol=ATOL)
+    model.set_adapter("topic")
+    assert torch.equal(_logits(model, batch), topic)
+
+
+def test_prefix_leaves_the_t5_encoder_untouched(tiny_t5):
+    """With prefix tuning on T5, is the encoder's output exactly the frozen model's (prefixes act in
+    the decoder only), while the decoder still reads the encoder's output?"""
+    batch = batch_for(tiny_t5)
+    with torch.no_grad():
+        frozen = tiny_t5.model(**batch)
+    model = apply_method(tiny_t5, "prefix")
+    _perturb(model, "prompt_encoder", std=1.0)
+    model.eval()
+    with torch.no_grad():
+        out = model(**batch)
+        swapped = model(**dict(batch_for(tiny_t5, TEXTS[::-1]), labels=batch["labels"]))
+    assert torch.equal(out.encoder_last_hidden_state, frozen.encoder_last_hidden_state)
+    assert not torch.allclose(out.logits, frozen.logits, atol=ATOL), "the prefix changed nothing"
+    assert not torch.allclose(out.logits[0], swapped.logits[0], atol=ATOL)
+
+
+def test_unknown_method_or_setting_is_a_peftlab_error(tiny_t5):
+    """Do an unknown method, an unknown setting and a bad value each raise a one-line PeftlabError?"""
+    for name, overrides, quoted in [("adapterfusion", {}, "adapterfusion"),
+                                    ("lora", {"rank": 8}, "rank"),
+                                    ("lora", {"r": 0}, "r=0")]:
+        with pytest.raises(PeftlabError) as err:
+            apply_method(tiny_t5, name, **overrides)
+        assert quoted in str(err.value) and "\n" not in str(err.value)
+    assert not getattr(tiny_t5.model, "peft_config", None), "a refused method still changed the model"
