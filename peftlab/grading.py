@@ -20,7 +20,12 @@ import os
 import sys
 import warnings
 
-_type, _isinstance, _len, _sorted = builtins.type, builtins.isinstance, builtins.len, builtins.sorted
+_type, _isinstance, _len, _sorted = (
+    builtins.type,
+    builtins.isinstance,
+    builtins.len,
+    builtins.sorted,
+)
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 _QUIET_ENV = {
     "TRANSFORMERS_VERBOSITY": "error",
@@ -40,8 +45,19 @@ def quiet() -> None:
 
     os.environ.update(_QUIET_ENV)
     warnings.simplefilter("ignore")
-    for name in ("transformers", "datasets", "peft", "accelerate", "torch", "huggingface_hub",
-                 "evaluate", "absl", "matplotlib", "papermill", "peftlab"):
+    for name in (
+        "transformers",
+        "datasets",
+        "peft",
+        "accelerate",
+        "torch",
+        "huggingface_hub",
+        "evaluate",
+        "absl",
+        "matplotlib",
+        "papermill",
+        "peftlab",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
@@ -72,8 +88,9 @@ def plain(value):
         return kind(plain(item) for item in value)
     if kind is dict:
         return {plain(key): plain(item) for key, item in value.items()}
-    raise AssertionError(f"answers must be plain str, int, float, list or dict values, "
-                         f"not {kind.__name__}")
+    raise AssertionError(
+        f"answers must be plain str, int, float, list or dict values, not {kind.__name__}"
+    )
 
 
 def check_choice(value, name: str, options: str = "abcd") -> None:
@@ -86,15 +103,18 @@ def check_choice(value, name: str, options: str = "abcd") -> None:
     """
     letters = ", ".join(repr(letter) for letter in options)
     if _type(value) is not str or _len(value) != 1 or value not in options:
-        raise AssertionError(f"{name} should be one letter among {letters}, as a string "
-                             f"(e.g. {name} = {options[0]!r}); got {value!r}")
+        raise AssertionError(
+            f"{name} should be one letter among {letters}, as a string "
+            f"(e.g. {name} = {options[0]!r}); got {value!r}"
+        )
 
 
 def check_choices(value, name: str, keys: list[str], options: str = "abcd") -> None:
     """Fail unless ``value`` is a dict mapping exactly ``keys`` to letters among ``options``."""
     if _type(value) is not dict:
-        raise AssertionError(f"{name} should be a dict like {{{keys[0]!r}: 'a', ...}}; "
-                             f"got {_type(value).__name__}")
+        raise AssertionError(
+            f"{name} should be a dict like {{{keys[0]!r}: 'a', ...}}; got {_type(value).__name__}"
+        )
     if _sorted(value) != _sorted(keys):
         raise AssertionError(f"{name} should have exactly the keys {keys}; got {list(value)}")
     for key in keys:
@@ -104,11 +124,14 @@ def check_choices(value, name: str, keys: list[str], options: str = "abcd") -> N
 def check_number(value, name: str) -> None:
     """Fail unless ``value`` is a finite int or float (not a bool, a string or a tensor)."""
     if _type(value) not in (int, float) or not math.isfinite(value):
-        raise AssertionError(f"{name} should be a number (int or float), e.g. {name} = 42; "
-                             f"got {value!r} of type {_type(value).__name__}")
+        raise AssertionError(
+            f"{name} should be a number (int or float), e.g. {name} = 42; "
+            f"got {value!r} of type {_type(value).__name__}"
+        )
 
 
 def close(value, expected: float, rel: float = 1e-6) -> bool:
     """Is ``value`` a plain number within relative tolerance ``rel`` of ``expected``?"""
-    return _type(value) in (int, float) and math.isclose(value, expected, rel_tol=rel,
-                                                         abs_tol=1e-12)
+    return _type(value) in (int, float) and math.isclose(
+        value, expected, rel_tol=rel, abs_tol=1e-12
+    )

@@ -55,10 +55,29 @@ import sys
 KERNEL_NAME = "peftlab-sandbox"
 NOBODY = 65534
 _GIB = 1024**3
-_ETC_FILES = ("passwd", "group", "hosts", "nsswitch.conf", "ld.so.cache", "ld.so.conf",
-              "ld.so.conf.d", "localtime", "ssl", "alternatives", "fonts", "matplotlibrc")
-_PASSED_ENV = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM",
-               "PYTHONHASHSEED", "TZ")
+_ETC_FILES = (
+    "passwd",
+    "group",
+    "hosts",
+    "nsswitch.conf",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "ssl",
+    "alternatives",
+    "fonts",
+    "matplotlibrc",
+)
+_PASSED_ENV = (
+    "LANG",
+    "LC_ALL",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TOKENIZERS_PARALLELISM",
+    "PYTHONHASHSEED",
+    "TZ",
+)
 _PASSED_ENV_PREFIXES = ("PEFTLAB_", "NBGRADER_", "HF_", "TRANSFORMERS_")
 
 
@@ -81,8 +100,10 @@ def status_line() -> str:
     """One line for the grader's log: is the sandbox on, and if not, why not."""
     reason = unavailable_reason()
     if reason is None:
-        return "sandbox: on (bubblewrap, user nobody, no network, memory cap " \
-               f"{memory_limit_bytes() // _GIB} GiB)"
+        return (
+            "sandbox: on (bubblewrap, user nobody, no network, memory cap "
+            f"{memory_limit_bytes() // _GIB} GiB)"
+        )
     return f"sandbox: OFF ({reason}); student code runs unconfined"
 
 
@@ -165,7 +186,7 @@ def _root_layout() -> list[str]:
             args += ["--ro-bind", path, path]
     for name in _ETC_FILES:
         args += ["--ro-bind-try", "/etc/" + name, "/etc/" + name]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
 
 
 def _code_paths() -> list[str]:
@@ -180,20 +201,29 @@ def _code_paths() -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k in _PASSED_ENV or k.startswith(_PASSED_ENV_PREFIXES)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in _PASSED_ENV or k.startswith(_PASSED_ENV_PREFIXES)
+    }
     home = os.path.expanduser("~")
     env.setdefault("PEFTLAB_CACHE", os.path.join(home, ".cache", "peftlab"))
-    env.setdefault("HF_HOME", os.path.join(home, ".cache", "huggingface"))
-    env.update({
-        "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
-        "HOME": "/tmp",
-        "MPLCONFIGDIR": "/tmp",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "VIRTUAL_ENV": sys.prefix,
-    })
+    hf_home = env.get("HF_HOME", os.path.join(home, ".cache", "huggingface"))
+    env.setdefault("HF_HUB_CACHE", os.path.join(hf_home, "hub"))
+    env.update(
+        {
+            "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
+            "HOME": "/tmp",
+            "MPLCONFIGDIR": "/tmp",
+            "HF_HUB_OFFLINE": "1",
+            # The model cache is read-only in here; what the libraries write (evaluate's modules and
+            # metrics, datasets' Arrow files) goes to the private /tmp.
+            "HF_HOME": "/tmp/hf-home",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "VIRTUAL_ENV": sys.prefix,
+        }
+    )
     return env
 
 
@@ -212,17 +242,56 @@ def _private_workdir(cwd: str, connection_file: str) -> str:
     return work
 
 
-def bwrap_command(kernel_argv: list[str], connection_file: str, cwd: str, workdir: str) -> list[str]:
+def _parent_dirs(cmd: list[str]) -> list[str]:
+    """``--dir`` options making every mount point's ancestors traversable (bwrap uses 0700)."""
+    made = {"/", "/tmp", "/usr", "/proc", "/dev", "/etc"}
+    args = []
+    for i, word in enumerate(cmd[:-2]):
+        if word not in ("--ro-bind", "--bind", "--symlink"):
+            continue
+        parts = cmd[i + 2].rstrip("/").split("/")[1:-1]
+        for depth in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:depth])
+            if path not in made:
+                made.add(path)
+                args += ["--perms", "0755", "--dir", path]
+    return args
+
+
+def bwrap_command(
+    kernel_argv: list[str], connection_file: str, cwd: str, workdir: str
+) -> list[str]:
     """The full ``bwrap ... setpriv ... python -m ipykernel_launcher`` command line."""
     runtime = os.path.dirname(os.path.abspath(connection_file))
-    cmd = ["bwrap", *_root_layout(), *_ro_binds(_code_paths()),
-           "--bind", runtime, runtime, "--bind", workdir, cwd, "--chdir", cwd,
-           "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-           "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox", "--clearenv"]
+    mounts = [*_ro_binds(_code_paths()), "--bind", runtime, runtime, "--bind", workdir, cwd]
+    cmd = [
+        "bwrap",
+        *_root_layout(),
+        *_parent_dirs(mounts),
+        *mounts,
+        "--chdir",
+        cwd,
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+    ]
     for key, value in sorted(_environment().items()):
         cmd += ["--setenv", key, value]
-    return cmd + ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                  "--nnp", "--", *kernel_argv]
+    return cmd + [
+        "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        "--nnp",
+        "--",
+        *kernel_argv,
+    ]
 
 
 def _private_dir_problem(connection_file: str) -> str | None:
@@ -249,6 +318,9 @@ def main(argv: list[str]) -> int:
     connection_file, extra = os.path.abspath(argv[0]), argv[1:]
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]
     _set_limits()
+    # ipykernel's start-up banner on stdout would only clutter the grader's log.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     if unavailable_reason() is not None:
         os.execv(sys.executable, kernel_argv)
     problem = _private_dir_problem(connection_file)

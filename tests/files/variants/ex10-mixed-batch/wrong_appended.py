@@ -1,0 +1,8 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+import torch
+
+
+def mixed_batch(token_embeds, attention_mask, tasks, prompts):
+    soft = torch.stack([prompts[t] for t in tasks])
+    ones = torch.ones(soft.shape[:2], dtype=attention_mask.dtype)
+    return torch.cat([token_embeds, soft], 1), torch.cat([attention_mask, ones], 1)

@@ -1,0 +1,4 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+def few_shot_prompt(examples, dialogue):
+    parts = [make_prompt(ex["dialogue"]) + ex["summary"].strip() for ex in examples]
+    return "\n\n".join(parts + [make_prompt(dialogue)])

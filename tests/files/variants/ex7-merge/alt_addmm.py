@@ -1,0 +1,6 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+import torch
+
+
+def merge_lora(weight, lora_A, lora_B, alpha, r):
+    return torch.addmm(weight, lora_B, lora_A, alpha=alpha / r)

@@ -1,0 +1,21 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+import torch
+from torch import nn
+
+
+class SoftPrompt(nn.Module):
+    def __init__(self, n_virtual, embedding):
+        super().__init__()
+        self.embedding = embedding
+        self.embedding.weight.requires_grad_(False)
+        self.prompt = nn.Parameter(torch.randn(n_virtual, embedding.embedding_dim) * 0.02)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        batch, n = input_ids.shape[0], self.prompt.shape[0]
+        tokens = self.embedding(input_ids)
+        prompt = self.prompt.unsqueeze(0).expand(batch, -1, -1)
+        embeds = torch.cat([tokens, prompt], dim=1)
+        mask = torch.cat([attention_mask, torch.ones(batch, n, dtype=attention_mask.dtype)], dim=1)
+        if labels is not None:
+            labels = torch.cat([labels, torch.full((batch, n), -100, dtype=labels.dtype)], dim=1)
+        return embeds, mask, labels

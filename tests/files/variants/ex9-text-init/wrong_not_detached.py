@@ -1,0 +1,4 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+def text_init(embedding, token_ids, n):
+    ids = [token_ids[i % len(token_ids)] for i in range(n)]
+    return embedding.weight[ids].clone()
