@@ -62,8 +62,8 @@ PROFILES = {
     "grade": Profile(
         name="grade", model="tiny-t5", data="dialogsum-mini", batch_size=2, train_limit=4,
         lora_max_steps=1, full_steps=1, bitfit_steps=1, prompt_steps=1, prefix_steps=1,
-        topic_steps=1, eval_limit=2, method_eval_limit=2, max_new_tokens=4, few_shot_examples=1, sweep_ranks=(1, 2),
-        sweep_lengths=(2, 4), sweep_steps=1, sweep_eval_limit=2, cell_timeout=30,
+        topic_steps=1, eval_limit=2, method_eval_limit=2, max_new_tokens=4, few_shot_examples=1, sweep_ranks=(2,),
+        sweep_lengths=(4,), sweep_steps=1, sweep_eval_limit=2, cell_timeout=30,
         notes="nbgrader's fast grading profile: tiny random T5, outputs are not results"),
     "cpu": Profile(
         name="cpu", model="smollm2-135m-instruct", data="dialogsum-mini", batch_size=8,
