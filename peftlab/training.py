@@ -342,14 +342,14 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
 def save_trained(lab, method: str, out_dir: Path, task: str = "summary") -> list[Path]:
     """Save the adapter (peft methods) or the whole model (full, bitfit) to ``out_dir``.
 
-    Returns the files written (for the size on disk).
+    Returns the weight files written (for the size on disk); a named peft adapter lands in
+    ``out_dir/<adapter name>/``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    before = set(out_dir.iterdir())
     lab.model.save_pretrained(out_dir)
     if method in ("full", "bitfit"):
         lab.tokenizer.save_pretrained(out_dir)
     (out_dir / "peftlab.json").write_text(json.dumps({"model": lab.name, "method": method,
                                                       "task": task}))
-    return [p for p in out_dir.iterdir() if p not in before and p.is_file()
-            and p.name != "peftlab.json"] or [p for p in out_dir.iterdir() if p.is_file()]
+    return [p for p in out_dir.rglob("*.safetensors")
+            if not any(part.startswith("checkpoint-") for part in p.relative_to(out_dir).parts)]

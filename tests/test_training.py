@@ -134,3 +134,15 @@ def test_resume_after_kill(peftlab_bin, uninterrupted, tmp_path):
     summary = last_json(resumed.stdout)
     assert summary["global_step"] == 12 and summary["resumed_from"]
     assert summary["final_loss"] == pytest.approx(uninterrupted[1]["final_loss"], rel=1e-4)
+
+
+def test_named_adapter_checkpoint_size(tiny_t5, mini, tmp_path):
+    """Is a named LoRA adapter's size on disk its weights, far smaller than the model's?"""
+    from peftlab.memory import model_bytes
+
+    apply_method(tiny_t5, "lora", adapter_name="summary")
+    result = train(tiny_t5, "lora", mini, max_steps=1, batch_size=2, limit=2, progress=False,
+                   output_dir=tmp_path / "named")
+    saved = result.costs["checkpoint_bytes"]
+    assert (tmp_path / "named" / "summary" / "adapter_model.safetensors").exists()
+    assert 0 < saved < model_bytes(tiny_t5.model.get_base_model()) / 2
