@@ -158,3 +158,24 @@ def test_unknown_method_or_setting_is_a_peftlab_error(tiny_t5):
             apply_method(tiny_t5, name, **overrides)
         assert quoted in str(err.value) and "\n" not in str(err.value)
     assert not getattr(tiny_t5.model, "peft_config", None), "a refused method still changed the model"
+
+
+def test_prefix_text_init_equals_writing_the_text_first(tiny_llama):
+    """Does a text-initialised prefix make the model act as if the init text came first?"""
+    from peftlab.methods.prompt import init_token_ids
+
+    base = tiny_llama.model
+    ids = init_token_ids(tiny_llama.tokenizer, "Summarize the following conversation.", 6)
+    x = torch.tensor([[7, 8, 9, 10, 11]])
+    with torch.no_grad():
+        expected = base(input_ids=torch.cat([torch.tensor([ids]), x], dim=1)).logits[:, len(ids):]
+    apply_method(tiny_llama, "prefix", num_virtual_tokens=6, init="text")
+    tiny_llama.model.eval()
+    with torch.no_grad():
+        got = tiny_llama.model(input_ids=x, attention_mask=torch.ones_like(x)).logits
+    assert torch.allclose(got, expected, atol=1e-4)
+    other = BUILDERS["tiny-llama"]()  # same seed, same weights; a random prefix must not do it
+    apply_method(other, "prefix", num_virtual_tokens=6, init="random")
+    with torch.no_grad():
+        random_logits = other.model.eval()(input_ids=x, attention_mask=torch.ones_like(x)).logits
+    assert not torch.allclose(random_logits, expected, atol=1e-2)
