@@ -68,11 +68,16 @@ def sweep_plot(points: list[dict], x: str, y: str = "rouge1", second: str | None
 
 
 def memory_breakdown(parts: dict[str, dict[str, float]], path=None, title="Training memory (GB)"):
-    """Stacked bars: ``{method: {"weights": gb, "gradients": gb, "optimizer": gb, ...}}``."""
+    """Stacked bars: ``{label: {"weights": gb, "gradients": gb, "optimizer": gb, ...}}``.
+
+    Parts other than the four of the estimate (e.g. ``"measured"``) get their own colour.
+    """
     fig, ax = _figure()
     methods = list(parts)
     bottoms = [0.0] * len(methods)
-    keys = [k for k in ("weights", "gradients", "optimizer", "activations") if any(k in parts[m] for m in methods)]
+    known = ("weights", "gradients", "optimizer", "activations")
+    keys = [k for k in known if any(k in parts[m] for m in methods)]
+    keys += sorted({k for m in methods for k in parts[m] if k not in known})
     for key in keys:
         values = [parts[m].get(key, 0.0) for m in methods]
         ax.bar(methods, values, bottom=bottoms, label=key)
