@@ -163,6 +163,39 @@ class PaddingCollator:
                 "labels": torch.tensor(self._pad(labels, IGNORE, label_width))}
 
 
+class LengthGroupedBatches:
+    """A sampler whose batches hold examples of similar length, in random order.
+
+    The indices are shuffled, cut into megabatches of ``mega`` batches, each megabatch is sorted by
+    length and cut into batches, and the batches are shuffled. (transformers' own length grouping
+    uses megabatches of only ``len // (4 * batch_size)`` batches, so on a few hundred examples it
+    barely groups at all.) Deterministic per ``seed`` and epoch, so a resumed run sees the same order.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, mega: int = 50):
+        self.lengths, self.batch_size, self.seed, self.mega = list(lengths), batch_size, seed, mega
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        import torch
+
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        size = self.mega * self.batch_size
+        batches = []
+        for start in range(0, len(order), size):
+            mega = sorted(order[start:start + size], key=lambda i: self.lengths[i])
+            batches += [mega[i:i + self.batch_size] for i in range(0, len(mega), self.batch_size)]
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            yield from batches[b]
+
+
 def last_label_loss(model, batch):
     """Causal LM loss computing logits only where labels exist (they sit at the right edge).
 
@@ -195,6 +228,14 @@ def _trainer_class():
         """Trainer whose causal fast path computes the loss on label positions only."""
 
         fast_path = False
+        group_by_length = True
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if self.group_by_length and "length" in dataset.column_names:
+                return LengthGroupedBatches(dataset["length"], self.args.train_batch_size,
+                                            seed=self.args.seed)
+            return super()._get_train_sampler(train_dataset)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if self.fast_path:
@@ -290,8 +331,7 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         report_to=[],
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        train_sampling_strategy="random" if recipe_padding else "group_by_length",
-        length_column_name="length",
+        train_sampling_strategy="random",  # length grouping: LabTrainer's own sampler
         remove_unused_columns=False,
         dataloader_num_workers=0,
         gradient_checkpointing=gradient_checkpointing,
@@ -303,6 +343,7 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     )
     trainer_cls = _trainer_class()
     trainer_cls.fast_path = fast
+    trainer_cls.group_by_length = not recipe_padding
     lab.model.train()
     trainer = trainer_cls(model=lab.model, args=args, train_dataset=train_set.remove_columns("length")
                           if recipe_padding else train_set, data_collator=collator)

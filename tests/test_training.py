@@ -146,3 +146,19 @@ def test_named_adapter_checkpoint_size(tiny_t5, mini, tmp_path):
     saved = result.costs["checkpoint_bytes"]
     assert (tmp_path / "named" / "summary" / "adapter_model.safetensors").exists()
     assert 0 < saved < model_bytes(tiny_t5.model.get_base_model()) / 2
+
+
+def test_length_grouped_batches_cut_padding():
+    """Do length-grouped batches hold similar lengths, cover every example once, and repeat per seed?"""
+    from peftlab.training import LengthGroupedBatches
+
+    lengths = [(i * 37) % 500 + 20 for i in range(48)]
+    sampler = LengthGroupedBatches(lengths, batch_size=8, seed=3)
+    order = list(sampler)
+    assert sorted(order) == list(range(48))
+    batches = [order[i:i + 8] for i in range(0, 48, 8)]
+    padded = sum(8 * max(lengths[i] for i in b) for b in batches)
+    assert padded / sum(lengths) < 1.1, "batches should need almost no padding"
+    assert list(LengthGroupedBatches(lengths, 8, seed=3)) == order
+    sampler.set_epoch(1)
+    assert list(sampler) != order, "each epoch gets a new order"
