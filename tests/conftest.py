@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -151,3 +152,11 @@ def uninterrupted(peftlab_bin, tmp_path_factory):
                           text=True, env=cli_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, last_json(proc.stdout)
+
+
+def run_course(root, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``peftlab course ARGS`` in a scratch course root (``PEFTLAB_COURSE_ROOT``), offline."""
+    env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "peftlab.course", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+

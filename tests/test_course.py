@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import run_course
 
 from peftlab import course, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "lab2"
-
-
-def run_course(root: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "peftlab.course", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def scratch_course(tmp_path: Path, notebooks: list[str] | None = None) -> Path:

@@ -39,14 +39,12 @@ no hidden test source.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import run_course
 
 from peftlab import sandbox
 
@@ -90,17 +88,6 @@ EXPECTED = {
 NEEDS_SANDBOX = {"snoop_and_tamper"}
 
 
-def course(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "peftlab.course", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """A scratch course (quiz only) with the whole corpus autograded once; (root, output)."""
@@ -114,8 +101,8 @@ def graded(tmp_path_factory):
             shutil.copytree(HOSTILE / case, subs / case)
     with zipfile.ZipFile(subs / "zipped.zip", "w") as zf:
         zf.write(HOSTILE / "correct" / "06_quiz.ipynb", "lab2/06_quiz.ipynb")
-    assert course(root, "generate").returncode == 0
-    result = course(root, "autograde", "--submissions", str(subs), "--timeout", "5")
+    assert run_course(root, "generate").returncode == 0
+    result = run_course(root, "autograde", "--submissions", str(subs), "--timeout", "5", timeout=600)
     return root, result
 
 
@@ -179,7 +166,7 @@ def test_regrading_skips_finished_students(graded):
     """Does a second run find everyone graded and change no score (idempotent, resumable)?"""
     root, _ = graded
     before = points(root)
-    again = course(root, "autograde", "--timeout", "5")
+    again = run_course(root, "autograde", "--timeout", "5")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("already graded") == len(EXPECTED)
     assert points(root) == before
@@ -197,7 +184,7 @@ def test_feedback_hides_hidden_tests(graded):
     import nbformat
 
     root, _ = graded
-    assert course(root, "feedback").returncode == 0
+    assert run_course(root, "feedback").returncode == 0
     cells = nbformat.read(QUIZ, as_version=4).cells
     hidden = {
         name
