@@ -40,25 +40,38 @@ def generate_batch(lab, texts: list[str], max_new_tokens: int = 60) -> list[str]
 
 
 def _generate_prompt_tuned(peft_model, tokenizer, input_ids: list[list[int]], max_new_tokens, device):
-    import torch
-
     base = peft_model.get_base_model()
-    embed = base.get_input_embeddings()
-    soft = peft_model.get_prompt(batch_size=1)[0].to(embed.weight.dtype)  # (n_virtual, hidden)
-    n_virtual = soft.shape[0]
-    width = n_virtual + max(len(ids) for ids in input_ids)
-    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
-    rows, masks = [], []
-    for ids in input_ids:
-        n_pad = width - n_virtual - len(ids)
-        tokens = embed(torch.tensor(ids, device=device))
-        rows.append(torch.cat([pad_vector.expand(n_pad, -1), soft, tokens]))
-        masks.append(torch.tensor([0] * n_pad + [1] * (n_virtual + len(ids)), device=device))
-    embeds, mask = torch.stack(rows), torch.stack(masks)
+    soft = peft_model.get_prompt(batch_size=1)[0]  # (n_virtual, hidden)
+    embeds, mask = _soft_prompt_batch(base, tokenizer, input_ids, [soft] * len(input_ids), left=True)
     # generate() derives position ids from the attention mask (cumsum - 1), so the soft prompt
     # sits at positions 0..n_virtual-1 in every row, as in training.
     return base.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
                          do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)
+
+
+def _soft_prompt_batch(base, tokenizer, input_ids: list[list[int]], soft_prompts: list, left: bool):
+    """Input embeddings and attention mask of rows ``soft prompt + tokens``, padded to one width.
+
+    ``left=True`` gives ``[padding, soft prompt, tokens]`` (causal generation); otherwise
+    ``[soft prompt, tokens, padding]`` (an encoder's input).
+    """
+    import torch
+
+    embed = base.get_input_embeddings()
+    device = embed.weight.device
+    width = max(len(ids) + len(soft) for ids, soft in zip(input_ids, soft_prompts))
+    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
+    rows, masks = [], []
+    with torch.no_grad():
+        for ids, soft in zip(input_ids, soft_prompts):
+            soft = soft.to(device, embed.weight.dtype)
+            n_pad = width - len(ids) - soft.shape[0]
+            body = torch.cat([soft, embed(torch.tensor(ids, device=device))])
+            pad = pad_vector.expand(n_pad, -1)
+            ones = [1] * (len(ids) + soft.shape[0])
+            rows.append(torch.cat([pad, body]) if left else torch.cat([body, pad]))
+            masks.append([0] * n_pad + ones if left else ones + [0] * n_pad)
+    return torch.stack(rows), torch.tensor(masks, device=device)
 
 
 def generate_mixed(lab, prompts: list[str], soft_prompts: list, max_new_tokens: int = 60) -> list[str]:
@@ -76,29 +89,12 @@ def generate_mixed(lab, prompts: list[str], soft_prompts: list, max_new_tokens: 
 
     tokenizer = lab.tokenizer
     base = lab.model.get_base_model() if hasattr(lab.model, "get_base_model") else lab.model
-    embed = base.get_input_embeddings()
     texts = [lab.format_prompt(p) for p in prompts]
-    special = lab.family == "seq2seq"
-    ids = tokenizer(texts, add_special_tokens=special, truncation=True,
+    seq2seq = lab.family == "seq2seq"
+    ids = tokenizer(texts, add_special_tokens=seq2seq, truncation=True,
                     max_length=lab.max_input_tokens)["input_ids"]
-    width = max(len(i) + len(s) for i, s in zip(ids, soft_prompts))
-    device = embed.weight.device
-    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
-    rows, masks = [], []
+    embeds, mask = _soft_prompt_batch(base, tokenizer, ids, soft_prompts, left=not seq2seq)
     with torch.no_grad():
-        for row_ids, soft in zip(ids, soft_prompts):
-            soft = soft.to(device, embed.weight.dtype)
-            n_pad = width - len(row_ids) - soft.shape[0]
-            body = torch.cat([soft, embed(torch.tensor(row_ids, device=device))])
-            pad = pad_vector.expand(n_pad, -1)
-            ones = [1] * (len(row_ids) + soft.shape[0])
-            if special:
-                rows.append(torch.cat([body, pad]))
-                masks.append(ones + [0] * n_pad)
-            else:
-                rows.append(torch.cat([pad, body]))
-                masks.append([0] * n_pad + ones)
-        out = base.generate(inputs_embeds=torch.stack(rows), attention_mask=torch.tensor(masks, device=device),
-                            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                            pad_token_id=tokenizer.pad_token_id)
+        out = base.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                            do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)
     return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
