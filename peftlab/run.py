@@ -104,17 +104,21 @@ REPORT_COLUMNS = [
 ]
 
 
-def write_report(out_dir, profile: str, seconds: float | None = None) -> Path:
+def write_report(out_dir, profile: str, seconds: float | None = None,
+                 notebook_seconds: dict[str, float] | None = None) -> Path:
     """Write ``results.json`` and ``report.md`` of a run folder from the notebooks' results."""
     out_dir = Path(out_dir)
     results = load_results(out_dir)
     rows = comparison_rows(results)
     (out_dir / "results.json").write_text(json.dumps({"profile": profile, "seconds": seconds,
+                                                      "notebook_seconds": notebook_seconds,
                                                       "methods": rows, "notebooks": results},
                                                      indent=2, default=_jsonable))
     lines = [f"# peftlab run — profile `{profile}`", ""]
     if seconds is not None:
         lines += [f"Wall time: {seconds / 60:.1f} min ({seconds:.0f} s).", ""]
+    if notebook_seconds:
+        lines += [", ".join(f"{name} {s:.0f} s" for name, s in notebook_seconds.items()) + ".", ""]
     notes = [r.get("notes") for r in results.values() if r.get("notes")]
     lines += [f"Setting: {notes[0]}" if notes else "", "", "## Comparison", "",
               markdown_table(rows, REPORT_COLUMNS), ""]
@@ -184,17 +188,17 @@ def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict |
                 kernel_name=kernel, cwd=str(path.parent), execution_timeout=settings.cell_timeout,
                 progress_bar=False, stdout_file=None, stderr_file=None)
         except PapermillExecutionError as err:
-            write_report(out, profile, time.perf_counter() - started)
+            write_report(out, profile, time.perf_counter() - started, timings)
             raise PeftlabError(f"{path.name} failed in cell {err.exec_count} ({err.ename}: "
                                f"{str(err.evalue).splitlines()[0][:200] if err.evalue else ''}); "
                                f"executed copy: {out / 'notebooks' / path.name}") from None
         except Exception as err:  # timeouts and dead kernels come as several types
-            write_report(out, profile, time.perf_counter() - started)
+            write_report(out, profile, time.perf_counter() - started, timings)
             raise PeftlabError(f"{path.name} stopped: {type(err).__name__}: "
                                f"{str(err).splitlines()[0][:200] if str(err) else ''}; "
                                f"executed copy: {out / 'notebooks' / path.name}") from None
         timings[path.stem] = time.perf_counter() - t0
         print(f"peftlab run: {path.stem} done in {timings[path.stem]:.0f} s", file=sys.stderr)
     seconds = time.perf_counter() - started
-    report = write_report(out, profile, seconds)
+    report = write_report(out, profile, seconds, timings)
     return {"run": str(out), "report": str(report), "seconds": seconds, "notebook_seconds": timings}

@@ -63,9 +63,24 @@ def test_merged_lora_equals_unmerged(tiny_lab):
     _perturb(model, "lora_B")
     unmerged = _logits(model, batch)
     assert not torch.allclose(unmerged, before, atol=ATOL), "the perturbed adapter changed nothing"
-    merged = merge(model, check_inputs=batch, atol=ATOL)
+    merged = merge(model, check_inputs=batch)
     assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert next(merged.parameters()).dtype == torch.float32, "merge returns the model's own dtype"
     assert torch.allclose(_logits(merged, batch), unmerged, atol=ATOL)
+
+
+@pytest.mark.parametrize("factor", [2.0, 1.05])
+def test_merge_check_catches_a_wrong_scaling(tiny_lab, monkeypatch, factor):
+    """Does the merge check fail when B·A is folded in with a scaling off by 2x, or by only 5%?"""
+    from peft.tuners.lora.layer import Linear
+
+    batch = batch_for(tiny_lab)
+    model = apply_method(tiny_lab, "lora")
+    _perturb(model, "lora_B", std=0.05)
+    right = Linear.get_delta_weight
+    monkeypatch.setattr(Linear, "get_delta_weight", lambda self, name: right(self, name) * factor)
+    with pytest.raises(ValueError, match="merge is wrong"):
+        merge(model, check_inputs=batch)
 
 
 @pytest.mark.parametrize("method", ADAPTERS)
