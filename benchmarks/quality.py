@@ -35,11 +35,11 @@ def one_dataset(name: str, source: str, args) -> list[dict]:
     def score(lab, method, result=None, seconds=0.0):
         metrics = evaluate(lab, data, eval_split, limit=args.eval_rows, max_new_tokens=60,
                            progress=False)
-        row = {"dataset": name, "method": method, "rouge1": metrics["rouge1"],
-               "rouge1_ci": metrics["ci95"]["rouge1"], "rouge2": metrics["rouge2"],
-               "rougeL": metrics["rougeL"], "n": metrics["n"], "train_seconds": seconds,
+        row = {"dataset": name, "method": method, "rouge1": metrics.rouge1,
+               "rouge1_ci": metrics.ci95["rouge1"], "rouge2": metrics.rouge2,
+               "rougeL": metrics.rougeL, "n": metrics.n, "train_seconds": seconds,
                "steps": result.global_step if result else 0,
-               "trainable_params": result.costs["trainable_params"] if result else 0}
+               "trainable_params": result.costs.trainable_params if result else 0}
         print(f"  {name:<15}{method:<11}ROUGE-1 {row['rouge1']:.3f} [{row['rouge1_ci'][0]:.3f}, "
               f"{row['rouge1_ci'][1]:.3f}]  train {seconds:.0f} s", flush=True)
         rows.append(row)
@@ -51,7 +51,7 @@ def one_dataset(name: str, source: str, args) -> list[dict]:
     for method, length in plan.items():
         lab = load_model(args.model)
         result = train(lab, method, data, limit=n_train, batch_size=8, seed=0, progress=False, **length)
-        score(lab, method, result, result.costs["train_seconds"])
+        score(lab, method, result, result.costs.train_seconds)
     return rows
 
 

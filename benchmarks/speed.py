@@ -57,10 +57,10 @@ def run_once(model: str, data, n_examples: int, batch_size: int, recipe: bool, v
                    recipe_padding=recipe)
     costs = result.costs
     return {"setting": "recipe (pad to 512)" if recipe else "peftlab", "steps": result.global_step,
-            "seconds": costs["train_seconds"], "real_tokens": costs["real_tokens"],
-            "padded_tokens": costs["padded_tokens"], "padding_fraction": costs["padding_fraction"],
-            "real_tokens_per_second": costs["real_tokens_per_second"],
-            "peak_memory_gb": costs["peak_memory_bytes"] / 1e9,
+            "seconds": costs.train_seconds, "real_tokens": costs.real_tokens,
+            "padded_tokens": costs.padded_tokens, "padding_fraction": costs.padding_fraction,
+            "real_tokens_per_second": costs.real_tokens_per_second,
+            "peak_memory_gb": costs.peak_memory_bytes / 1e9,
             "validation_loss": validation_loss(lab, val_rows)}
 
 

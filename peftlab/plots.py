@@ -33,16 +33,19 @@ def loss_curves(histories: dict[str, list[dict]], path=None, title="Training los
     return _save(fig, path)
 
 
-def rouge_bars(results: dict[str, dict], metric: str = "rouge1", path=None, title=None):
-    """Bars of one ROUGE score per method, with the bootstrap 95% interval as error bars."""
+def rouge_bars(rows: list, metric: str = "rouge1", path=None, title=None):
+    """Bars of one ROUGE score per method, with the bootstrap 95% interval as error bars.
+
+    Args:
+        rows: scored :class:`~peftlab.results.ComparisonRow` objects (``method``, the metric,
+            ``ci95``); a row without an interval gets no error bar.
+    """
     fig, ax = _figure()
-    labels = list(results)
-    values = [results[k][metric] for k in labels]
-    lows = [results[k][metric] - results[k].get("ci95", {}).get(metric, (results[k][metric],) * 2)[0]
-            for k in labels]
-    highs = [results[k].get("ci95", {}).get(metric, (results[k][metric],) * 2)[1] - results[k][metric]
-             for k in labels]
-    ax.bar(labels, values, yerr=[lows, highs], capsize=4, color="tab:blue", alpha=0.8)
+    values = [getattr(row, metric) for row in rows]
+    intervals = [(row.ci95 or {}).get(metric, (value, value)) for row, value in zip(rows, values)]
+    errors = [[value - low for value, (low, _) in zip(values, intervals)],
+              [high - value for value, (_, high) in zip(values, intervals)]]
+    ax.bar([row.method for row in rows], values, yerr=errors, capsize=4, color="tab:blue", alpha=0.8)
     ax.set(ylabel=f"{metric} (F-measure)", title=title or f"{metric} with 95% bootstrap interval")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
@@ -87,12 +90,14 @@ def memory_breakdown(parts: dict[str, dict[str, float]], path=None, title="Train
     return _save(fig, path)
 
 
-def tradeoff_scatter(rows: list[dict], x: str, y: str, path=None, title=None, logx: bool = True):
-    """One point per method: e.g. trainable parameters against ROUGE-1."""
+def tradeoff_scatter(rows: list, x: str, y: str, path=None, title=None, logx: bool = True):
+    """One point per method (rows with ``method`` and attributes ``x``, ``y``): e.g. trainable
+    parameters against ROUGE-1."""
     fig, ax = _figure()
     for row in rows:
-        ax.scatter(row[x], row[y], s=60)
-        ax.annotate(row["method"], (row[x], row[y]), textcoords="offset points", xytext=(5, 5))
+        point = (getattr(row, x), getattr(row, y))
+        ax.scatter(*point, s=60)
+        ax.annotate(row.method, point, textcoords="offset points", xytext=(5, 5))
     ax.set(xlabel=x, ylabel=y, title=title or f"{y} against {x}")
     if logx:
         ax.set_xscale("log")

@@ -18,6 +18,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from peftlab.data import MAX_LENGTH
 from peftlab.errors import PeftlabError
 
 
@@ -30,7 +31,7 @@ class Profile:
     data: str
     batch_size: int = 8
     seed: int = 42
-    max_length: int = 512
+    max_length: int = MAX_LENGTH
     train_limit: int | None = None  # rows of train used (None: all)
     lora_epochs: float = 1.0
     lora_max_steps: int | None = None  # overrides lora_epochs when set

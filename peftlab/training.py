@@ -4,30 +4,66 @@ What makes it faster than the lab's recipe (padding every example to 512 tokens)
 
 * **dynamic padding** to the longest example of each batch, and **length-grouped batches**
   (``group_by_length``) so those batches hold examples of similar length;
-* for causal models with LoRA / full / bitfit, **left padding with explicit position ids** so every
-  summary ends at the right edge of the batch, and the vocabulary projection (49k columns for
-  SmolLM2) runs only over the last positions that carry a label (``logits_to_keep``) instead of the
-  whole sequence; the loss is the same token-level cross-entropy.
+* for causal models whose method feeds them plain tokens (its ``INPUTS``: full, LoRA, bitfit),
+  **left padding with explicit position ids** so every summary ends at the right edge of the batch,
+  and the vocabulary projection (49k columns for SmolLM2) runs only over the last positions that
+  carry a label (``logits_to_keep``) instead of the whole sequence; the loss is the same token-level
+  cross-entropy.
 
 Causal examples are ``chat(prompt(dialogue)) + summary + eos`` with labels on the summary only; when
-an example is longer than ``max_length`` the *dialogue* is cut, never the summary.
+an example is longer than ``max_length`` the *dialogue* is cut, never the summary. :func:`train`
+returns a :class:`TrainResult` whose ``costs`` (:class:`RunCosts`) say what the run took, and saves
+what the method trains with the ``peftlab.json`` that :func:`~peftlab.evaluation.load_adapter` reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from peftlab.data import TEMPLATES, build_prompt
+from peftlab.data import MAX_LENGTH, TEMPLATES, build_prompt, load_dialogsum
 from peftlab.errors import PeftlabError
+from peftlab.methods import SavedRun, apply_method, count_parameters, get_method
+from peftlab.models import InputKind, LabModel, load_model
 
-DEFAULT_LR = {"full": 5e-5, "lora": 1e-3, "prompt": 3e-2, "prefix": 1e-2, "bitfit": 1e-3}
-IGNORE = -100
+IGNORE = -100  # the label of positions the loss skips (the prompt, padding)
+
+
+@dataclass
+class RunCosts:
+    """What a training run cost, as measured.
+
+    Attributes:
+        trainable_params / total_params / trainable_percent: parameter counts of the trained model.
+        train_seconds: wall time of the Trainer's loop.
+        examples_per_second: training examples per second (steps run x batch size).
+        real_tokens / padded_tokens: tokens of the examples, and of the batches with their padding.
+        real_tokens_per_second: real tokens per second, the speed that padding cannot inflate.
+        padding_fraction: share of the batches' tokens that were padding.
+        peak_memory_bytes / peak_memory_kind: see :class:`~peftlab.memory.PeakMemory`.
+        device: where it ran (``cpu``, ``cuda:0``).
+        checkpoint_bytes: size on disk of the saved weights (None when nothing was saved).
+    """
+
+    trainable_params: int
+    total_params: int
+    trainable_percent: float
+    train_seconds: float
+    examples_per_second: float
+    real_tokens: int
+    padded_tokens: int
+    real_tokens_per_second: float
+    padding_fraction: float
+    peak_memory_bytes: int
+    peak_memory_kind: str
+    device: str
+    checkpoint_bytes: int | None = None
 
 
 @dataclass
@@ -39,14 +75,15 @@ class TrainResult:
     global_step: int
     final_loss: float
     loss_history: list[dict]
-    costs: dict
+    costs: RunCosts
     output_dir: str | None = None
     resumed_from: str | None = None
     lab: object = field(default=None, repr=False)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data.pop("lab")
+        """Everything but the trained model, as JSON-ready values."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lab"}
+        data["costs"] = dataclasses.asdict(self.costs)
         return data
 
 
@@ -99,7 +136,7 @@ def encode_seq2seq(lab, dialogue: str, target: str, max_length: int, template: s
     return {"input_ids": ids, "labels": labels}
 
 
-def tokenize_split(lab, rows, task: str = "summary", max_length: int = 512):
+def tokenize_split(lab, rows, task: str = "summary", max_length: int = MAX_LENGTH):
     """Tokenize a split for training; returns a ``datasets.Dataset`` with a ``length`` column."""
     from datasets import Dataset
 
@@ -217,8 +254,8 @@ def last_label_loss(model, batch):
 
 
 def uses_fast_path(lab, method: str) -> bool:
-    """Left padding + logits only on labels: causal models whose input is plain tokens."""
-    return lab.family == "causal" and method in ("full", "lora", "bitfit")
+    """Left padding + logits only on labels: causal models whose method feeds them plain tokens."""
+    return lab.family == "causal" and get_method(method).INPUTS is InputKind.TOKENS
 
 
 def _trainer_class():
@@ -252,7 +289,7 @@ def _trainer_class():
 
 def train(model, method: str, data, *, split: str = "train", task: str = "summary",
           max_steps: int | None = None, num_epochs: float = 1.0, batch_size: int = 8,
-          lr: float | None = None, max_length: int = 512, limit: int | None = None,
+          lr: float | None = None, max_length: int = MAX_LENGTH, limit: int | None = None,
           save_steps: int = 0, output_dir: str | os.PathLike | None = None, resume: bool = False,
           gradient_checkpointing: bool = False, seed: int = 42, method_overrides: dict | None = None,
           progress: bool = True, recipe_padding: bool = False) -> TrainResult:
@@ -265,7 +302,7 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         data: a ``DatasetDict`` or anything :func:`~peftlab.data.load_dialogsum` takes.
         task: ``"summary"`` or ``"topic"`` (the column to learn).
         max_steps / num_epochs: length of training (max_steps wins when given).
-        lr: learning rate (default per method, :data:`DEFAULT_LR`).
+        lr: learning rate (default: the method's ``DEFAULT_LR``).
         max_length: token limit per example (the dialogue is cut, never the summary).
         limit: use only the first ``limit`` training rows.
         save_steps: write ``output_dir/checkpoint-N`` every N steps (0: none).
@@ -281,45 +318,27 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     """
     import torch
     from transformers import TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
-    from peftlab.data import load_dialogsum
     from peftlab.memory import PeakMemory, dir_size
-    from peftlab.methods import apply_method, count_parameters
-    from peftlab.models import LabModel, load_model
 
     set_seed(seed)
     lab = model if isinstance(model, LabModel) else load_model(model)
-    data = data if hasattr(data, "keys") else load_dialogsum(data)
-    if split not in data:
-        raise PeftlabError(f"the data has no '{split}' split (it has {', '.join(data.keys())})")
-    rows = data[split] if limit is None else data[split].select(range(min(limit, len(data[split]))))
-    if task not in rows.column_names:
-        raise PeftlabError(f"the '{split}' split has no '{task}' column to train on")
+    rows = _training_rows(data, split, task, limit)
     if not getattr(lab.model, "peft_config", None) or method_overrides:
         apply_method(lab, method, **(method_overrides or {}))
-    params = count_parameters(lab.model)
     train_set = tokenize_split(lab, rows, task, max_length)
 
     fast = uses_fast_path(lab, method) and not recipe_padding
-    side = "left" if fast else "right"
-    collator = PaddingCollator(lab.tokenizer.pad_token_id, side=side, causal=lab.family == "causal",
+    collator = PaddingCollator(lab.tokenizer.pad_token_id, side="left" if fast else "right",
+                               causal=lab.family == "causal",
                                fixed_length=max_length if recipe_padding else None)
     cuda = torch.cuda.is_available() and lab.device.type == "cuda"
     out_dir = Path(output_dir) if output_dir else None
-    resume_from = None
-    if resume:
-        last = get_last_checkpoint(str(out_dir)) if out_dir and out_dir.is_dir() else None
-        if last:
-            resume_from = last
-            print(f"resuming from {last}", file=sys.stderr, flush=True)
-        else:
-            print(f"no checkpoint in {out_dir}; starting at step 0", file=sys.stderr, flush=True)
-
+    resume_from = _checkpoint_to_resume(out_dir) if resume else None
     args = TrainingArguments(
         output_dir=str(out_dir or Path(os.environ.get("TMPDIR", "/tmp")) / "peftlab-train"),
         per_device_train_batch_size=batch_size,
-        learning_rate=lr or DEFAULT_LR[method],
+        learning_rate=lr or get_method(method).DEFAULT_LR,
         max_steps=max_steps if max_steps else -1,
         num_train_epochs=num_epochs,
         lr_scheduler_type="linear",
@@ -354,43 +373,67 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     lab.model.eval()
 
     history = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
-    steps_run = max(1, trainer.state.global_step - (int(Path(resume_from).name.split("-")[-1])
-                                                     if resume_from else 0))
-    examples = steps_run * batch_size
-    costs = {
-        "trainable_params": params.trainable, "total_params": params.total,
-        "trainable_percent": params.percent, "train_seconds": seconds,
-        "examples_per_second": examples / seconds if seconds else 0.0,
-        "real_tokens": collator.real_tokens, "padded_tokens": collator.padded_tokens,
-        "real_tokens_per_second": collator.real_tokens / seconds if seconds else 0.0,
-        "padding_fraction": 1 - collator.real_tokens / max(1, collator.padded_tokens),
-        "peak_memory_bytes": peak.bytes, "peak_memory_kind": peak.kind,
-        "device": str(lab.device),
-    }
+    first_step = int(Path(resume_from).name.split("-")[-1]) if resume_from else 0
+    examples = max(1, trainer.state.global_step - first_step) * batch_size
+    costs = _costs(lab, collator, peak, seconds, examples)
     result = TrainResult(method=method, model_name=lab.name, global_step=trainer.state.global_step,
                          final_loss=history[-1]["loss"] if history else float(output.training_loss),
                          loss_history=history, costs=costs,
                          output_dir=str(out_dir) if out_dir else None, resumed_from=resume_from, lab=lab)
     if out_dir:
-        saved = save_trained(lab, method, out_dir, task)
-        costs["checkpoint_bytes"] = dir_size(saved)
+        costs.checkpoint_bytes = dir_size(save_trained(lab, method, out_dir, task))
         (out_dir / "train_results.json").write_text(json.dumps(result.to_json(), indent=2))
     if not math.isfinite(result.final_loss):
         raise PeftlabError(f"training {method} diverged (loss {result.final_loss}); lower --lr")
     return result
 
 
+def _training_rows(data, split: str, task: str, limit: int | None):
+    """The first ``limit`` rows of ``split`` (all when None), checked to hold the ``task`` column."""
+    data = data if hasattr(data, "keys") else load_dialogsum(data)
+    if split not in data:
+        raise PeftlabError(f"the data has no '{split}' split (it has {', '.join(data.keys())})")
+    rows = data[split] if limit is None else data[split].select(range(min(limit, len(data[split]))))
+    if task not in rows.column_names:
+        raise PeftlabError(f"the '{split}' split has no '{task}' column to train on")
+    return rows
+
+
+def _checkpoint_to_resume(out_dir: Path | None) -> str | None:
+    """The last checkpoint in ``out_dir``, said on stderr either way (resuming or starting at 0)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(out_dir)) if out_dir and out_dir.is_dir() else None
+    if last:
+        print(f"resuming from {last}", file=sys.stderr, flush=True)
+    else:
+        print(f"no checkpoint in {out_dir}; starting at step 0", file=sys.stderr, flush=True)
+    return last
+
+
+def _costs(lab, collator: PaddingCollator, peak, seconds: float, examples: int) -> RunCosts:
+    params = count_parameters(lab.model)
+
+    def per_second(amount: float) -> float:
+        return amount / seconds if seconds else 0.0
+
+    return RunCosts(
+        trainable_params=params.trainable, total_params=params.total,
+        trainable_percent=params.percent, train_seconds=seconds,
+        examples_per_second=per_second(examples), real_tokens=collator.real_tokens,
+        padded_tokens=collator.padded_tokens, real_tokens_per_second=per_second(collator.real_tokens),
+        padding_fraction=1 - collator.real_tokens / max(1, collator.padded_tokens),
+        peak_memory_bytes=peak.bytes, peak_memory_kind=peak.kind, device=str(lab.device))
+
+
 def save_trained(lab, method: str, out_dir: Path, task: str = "summary") -> list[Path]:
-    """Save the adapter (peft methods) or the whole model (full, bitfit) to ``out_dir``.
+    """Save what ``method`` trains (an adapter, or the whole model) and its ``peftlab.json``.
 
     Returns the weight files written (for the size on disk); a named peft adapter lands in
     ``out_dir/<adapter name>/``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    lab.model.save_pretrained(out_dir)
-    if method in ("full", "bitfit"):
-        lab.tokenizer.save_pretrained(out_dir)
-    (out_dir / "peftlab.json").write_text(json.dumps({"model": lab.name, "method": method,
-                                                      "task": task}))
+    adapter = get_method(method).save(lab, out_dir)
+    SavedRun(method=method, model=lab.name, task=task, adapter=adapter).write(out_dir)
     return [p for p in out_dir.rglob("*.safetensors")
             if not any(part.startswith("checkpoint-") for part in p.relative_to(out_dir).parts)]

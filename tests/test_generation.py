@@ -1,4 +1,4 @@
-"""peftlab.generation: batched greedy generation gives exactly the one-at-a-time output."""
+"""Batched greedy generation (peftlab.models.generate_batch) gives exactly the one-at-a-time output."""
 
 from __future__ import annotations
 

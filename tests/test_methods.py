@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from conftest import BUILDERS, TEXTS, batch_for
@@ -9,9 +11,11 @@ from conftest import BUILDERS, TEXTS, batch_for
 from peftlab.errors import PeftlabError
 from peftlab.evaluation import load_adapter
 from peftlab.memory import dir_size, model_bytes
-from peftlab.methods import METHODS, apply_method, count_parameters
+from peftlab.methods import METADATA_FILE, METHODS, apply_method, count_parameters
 from peftlab.methods.lora import merge
 from peftlab.methods.prompt import init_token_ids
+from peftlab.models import InputKind
+from peftlab.training import save_trained
 
 # Which parameter names each method trains: one table, no per-case branches.
 TRAINS = {
@@ -85,25 +89,68 @@ def test_merge_check_catches_a_wrong_scaling(tiny_lab, monkeypatch, factor):
 
 @pytest.mark.parametrize("method", ADAPTERS)
 def test_saved_adapter_reloads_onto_a_fresh_base(tiny_lab, method, tmp_path):
-    """Does save_pretrained + load_adapter on a fresh base give identical logits from a small folder?"""
+    """Does save_trained + load_adapter on a fresh base give identical logits from a small folder,
+    and the method's input handling?"""
     batch = batch_for(tiny_lab)
     model = apply_method(tiny_lab, method)
     _perturb(model, "lora_B" if method == "lora" else "prompt_encoder")
     expected = _logits(model, batch)
-    model.save_pretrained(tmp_path)
+    save_trained(tiny_lab, method, tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors"} <= names
+    assert {"adapter_config.json", "adapter_model.safetensors", METADATA_FILE} <= names
     assert not names & {"model.safetensors", "pytorch_model.bin", "config.json"}
     fresh = BUILDERS[tiny_lab.name]()
     assert dir_size(tmp_path) < model_bytes(fresh.model) / 4
     reloaded = load_adapter(fresh, tmp_path)
     assert torch.equal(_logits(reloaded.model, batch), expected)
+    assert reloaded.inputs is METHODS[method].INPUTS
+
+
+def test_named_adapter_reloads_from_its_folder(tiny_t5, tmp_path):
+    """Does a named adapter, which peft saves in <folder>/<name>/, reload by its peftlab.json?"""
+    batch = batch_for(tiny_t5)
+    model = apply_method(tiny_t5, "lora", adapter_name="summary")
+    _perturb(model, "lora_B")
+    expected = _logits(model, batch)
+    save_trained(tiny_t5, "lora", tmp_path)
+    assert (tmp_path / "summary" / "adapter_config.json").exists()
+    reloaded = load_adapter(BUILDERS["tiny-t5"](), tmp_path)
+    assert reloaded.model.active_adapter == "summary"
+    assert torch.equal(_logits(reloaded.model, batch), expected)
+
+
+def test_folder_without_metadata_is_one_line(tiny_t5, tmp_path):
+    """Does load_adapter on a folder without peftlab.json (not a run's output) say so in one line?"""
+    apply_method(tiny_t5, "lora").save_pretrained(tmp_path)
+    with pytest.raises(PeftlabError) as err:
+        load_adapter(BUILDERS["tiny-t5"](), tmp_path)
+    assert METADATA_FILE in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_method_module_holds_its_traits(name):
+    """Does each registered module say everything about its method: a config with help text per
+    field, apply, a learning rate, its input handling, and how it saves and reloads a run?"""
+    module = METHODS[name]
+    fields = dataclasses.fields(module.Config)
+    assert all(f.metadata.get("help") for f in fields), f"{name}: a setting without help text"
+    assert dataclasses.is_dataclass(module.Config())
+    assert isinstance(module.DEFAULT_LR, float) and 0 < module.DEFAULT_LR < 1
+    assert isinstance(module.INPUTS, InputKind)
+    assert all(callable(getattr(module, f)) for f in ("apply", "save", "reload"))
+
+
+def test_cli_method_choices_come_from_the_registry():
+    """Does `peftlab train --method` offer exactly the registered methods?"""
+    from peftlab.cli import _parser
+
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    method = next(a for a in train._actions if a.dest == "method")
+    assert list(method.choices) == list(METHODS)
 
 
 def test_bitfit_saves_and_reloads_the_whole_model(tiny_lab, tmp_path):
     """Does a selectively trained model (saved whole, with its tokenizer) reload to the same logits?"""
-    from peftlab.training import save_trained
-
     batch = batch_for(tiny_lab)
     apply_method(tiny_lab, "bitfit")
     _perturb(tiny_lab.model, "norm", std=1.0)

@@ -1,10 +1,12 @@
-"""The lab notebooks: committed clean, parameterised once, and executable end to end (smoke profile)."""
+"""The lab notebooks: committed clean, parameterised once, set up by one helper with no copied
+cells, and executable end to end (smoke profile)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from itertools import combinations
 from pathlib import Path
 
 import nbformat
@@ -39,6 +41,41 @@ def test_solutions_cover_the_five_labs():
     for expected in ("01_data_and_zero_shot", "02_full_fine_tuning", "03_lora", "04_prompt_tuning",
                      "05_comparison"):
         assert expected in names
+
+
+LAB_NOTEBOOKS = [p for p in SOLUTIONS if not p.stem.endswith("quiz")]
+SHARED_LINES = 4  # a run of this many identical code lines in two notebooks is a copied cell
+
+
+def _code_runs(path: Path) -> dict[tuple[str, ...], int]:
+    """Every run of SHARED_LINES non-blank code lines, outside the parameters cell: its cell."""
+    runs = {}
+    for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+        if cell["cell_type"] != "code" or "parameters" in cell["metadata"].get("tags", []):
+            continue
+        lines = [line.strip() for line in "".join(cell["source"]).splitlines() if line.strip()]
+        for start in range(len(lines) - SHARED_LINES + 1):
+            runs.setdefault(tuple(lines[start:start + SHARED_LINES]), index)
+    return runs
+
+
+@pytest.mark.parametrize("first, second", list(combinations(LAB_NOTEBOOKS, 2)),
+                         ids=lambda p: p.stem[:2])
+def test_lab_notebooks_share_no_code(first, second):
+    """Do two lab notebooks share no run of more than three code lines (set-up goes through
+    peftlab.notebook.setup, not a copied cell)?"""
+    theirs = _code_runs(second)
+    shared = [f"{first.name} cell {cell} ~ {second.name} cell {theirs[run]}: {run[0]} ..."
+              for run, cell in _code_runs(first).items() if run in theirs]
+    assert not shared, "\n".join(shared)
+
+
+def test_every_notebook_calls_the_setup_helper():
+    """Does every notebook (the quiz too) set itself up with peftlab.notebook.setup?"""
+    for path in SOLUTIONS:
+        code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                       if c["cell_type"] == "code")
+        assert "from peftlab.notebook import setup" in code and "setup(profile" in code, path.name
 
 
 @pytest.mark.slow

@@ -1,14 +1,23 @@
-"""Profiles, the run report, memory accounting, plots and soft-prompt interpretation."""
+"""Profiles, typed results and the run report, memory accounting, plots and soft-prompt interpretation."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from peftlab.errors import PeftlabError
+from peftlab.evaluation import Evaluation
 from peftlab.profiles import PROFILES, get_profile
-from peftlab.run import comparison_rows, load_results, method_row, save_results, write_report
+from peftlab.results import (
+    ComparisonRow,
+    comparison_rows,
+    load_results,
+    save_results,
+    write_report,
+)
+from peftlab.training import RunCosts, TrainResult
 
 
 def test_nbgrader_switches_to_grading_profile(monkeypatch):
@@ -42,23 +51,44 @@ def test_cpu_profile_trains_real_model_an_epoch_of_lora():
     assert p.lora_max_steps is None and p.lora_epochs >= 1.0
 
 
-def _fake_metrics(r1):
-    return {"rouge1": r1, "rouge2": r1 / 2, "rougeL": r1, "rougeLsum": r1, "n": 10,
-            "ci95": {"rouge1": (r1 - 0.05, r1 + 0.05)}, "examples_per_second": 1.5}
+def _fake_scores(r1) -> Evaluation:
+    return Evaluation(split="test", task="summary", n=10, rouge1=r1, rouge2=r1 / 2, rougeL=r1,
+                      rougeLsum=r1, ci95={"rouge1": (r1 - 0.05, r1 + 0.05)}, seconds=2.0,
+                      examples_per_second=1.5, new_tokens_per_second=30.0, predictions=[])
 
 
 def test_report_table_from_saved_results(tmp_path):
     """Does the report list every method the notebooks saved, with its ROUGE and interval?"""
-    save_results(tmp_path, "01_zero_shot", {"notes": "unit test", "methods": {"zero-shot": method_row(_fake_metrics(0.2))}})
-    save_results(tmp_path, "03_lora", {"methods": {"lora": method_row(_fake_metrics(0.35), trainable_params=1000)}})
+    profile = dataclasses.replace(PROFILES["smoke"], notes="unit test")
+    save_results(tmp_path, "01_zero_shot", profile, [ComparisonRow.of("zero-shot", _fake_scores(0.2))])
+    save_results(tmp_path, "03_lora", profile,
+                 [ComparisonRow.of("lora", _fake_scores(0.35), trainable_params=1000)])
     assert set(load_results(tmp_path)) == {"01_zero_shot", "03_lora"}
     rows = comparison_rows(load_results(tmp_path))
-    assert [r["method"] for r in rows] == ["zero-shot", "lora"]
+    assert [r.method for r in rows] == ["zero-shot", "lora"]
     report = write_report(tmp_path, "smoke", seconds=12.0).read_text()
-    assert "| zero-shot |" in report and "| lora |" in report
+    assert "| zero-shot |" in report and "| lora |" in report and "Setting: unit test" in report
     assert "0.350" in report and "[0.300, 0.400]" in report and "0.2 min" in report
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["profile"] == "smoke" and len(data["methods"]) == 2
+
+
+def test_results_round_trip(tmp_path):
+    """Do a notebook's typed results (rows from a training run and an evaluation, and its own
+    measurements) read back equal to what was saved?"""
+    costs = RunCosts(trainable_params=10, total_params=100, trainable_percent=10.0,
+                     train_seconds=3.0, examples_per_second=2.0, real_tokens=50, padded_tokens=60,
+                     real_tokens_per_second=16.7, padding_fraction=1 / 6, peak_memory_bytes=2 * 10**9,
+                     peak_memory_kind="peak_rss", device="cpu", checkpoint_bytes=4 * 10**6)
+    run = TrainResult(method="lora", model_name="tiny-t5", global_step=3, final_loss=1.5,
+                      loss_history=[{"step": 3, "loss": 1.5}], costs=costs)
+    row = ComparisonRow.of("lora", _fake_scores(0.3), run, settings={"r": 8})
+    assert (row.peak_memory_gb, row.checkpoint_mb, row.steps, row.rouge1) == (2.0, 4.0, 3, 0.3)
+    save_results(tmp_path, "03_lora", PROFILES["smoke"], [row], sweep=[{"r": 1, "rouge1": 0.2}])
+    saved = load_results(tmp_path)["03_lora"]
+    assert saved.rows == [row] and saved.extra == {"sweep": [{"r": 1, "rouge1": 0.2}]}
+    assert (saved.profile, saved.model) == ("smoke", PROFILES["smoke"].model)
+    assert json.loads(json.dumps(run.to_json()))["costs"] == dataclasses.asdict(costs)
 
 
 def test_memory_estimate_matches_course_rule():
@@ -108,11 +138,33 @@ def test_plots_write_png(tmp_path):
     from peftlab import plots
 
     plots.loss_curves({"a": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}]}, path=tmp_path / "l.png")
-    plots.rouge_bars({"x": _fake_metrics(0.3), "y": _fake_metrics(0.2)}, path=tmp_path / "r.png")
+    rows = [ComparisonRow.of("x", _fake_scores(0.3)), ComparisonRow("y", rouge1=0.2, n=4)]
+    plots.rouge_bars(rows, path=tmp_path / "r.png")
     plots.sweep_plot([{"r": 1, "rouge1": 0.2, "p": 10}, {"r": 4, "rouge1": 0.3, "p": 40}], x="r",
                      second="p", path=tmp_path / "s.png")
     plots.memory_breakdown({"full": {"weights": 1.0, "gradients": 1.0}}, path=tmp_path / "m.png")
-    plots.tradeoff_scatter([{"method": "lora", "p": 10, "rouge1": 0.3}], "p", "rouge1", path=tmp_path / "t.png")
+    plots.tradeoff_scatter([ComparisonRow("lora", trainable_params=10, rouge1=0.3)],
+                           "trainable_params", "rouge1", path=tmp_path / "t.png")
     for name in "lrsmt":
         data = (tmp_path / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_notebook_setup_resolves_profile_and_folders(tmp_path, monkeypatch, capsys):
+    """Does the notebooks' set-up give the profile with the parameters applied, create the figure
+    folder, print the profile line, and under nbgrader silence the libraries and grade fast?"""
+    import peftlab.notebook
+    from peftlab.notebook import setup
+
+    silenced = []
+    monkeypatch.setattr(peftlab.notebook, "quiet", lambda: silenced.append(True))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    P, OUT, FIG = setup("smoke", batch_size=3, max_steps=None, out_dir=tmp_path / "run")
+    assert (P.name, P.batch_size, P.model) == ("smoke", 3, PROFILES["smoke"].model)
+    assert OUT == tmp_path / "run" and FIG == OUT / "figures" and FIG.is_dir()
+    assert capsys.readouterr().out.startswith("profile smoke: model tiny-t5")
+    assert setup("cpu").out is None, "no out_dir: a notebook that saves nothing (the quiz)"
+    assert not silenced
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert setup("cpu", model_name="google/flan-t5-base").profile.name == "grade"
+    assert silenced == [True]

@@ -104,12 +104,12 @@ def test_train_returns_history_and_costs(family, mini, tmp_path, capsys):
     assert result.global_step == 3 and [h["step"] for h in result.loss_history] == [1, 2, 3]
     assert result.final_loss == result.loss_history[-1]["loss"] > 0
     costs = result.costs
-    assert costs["trainable_params"] == count_parameters(lab).trainable < costs["total_params"]
-    assert costs["train_seconds"] > 0 and costs["real_tokens_per_second"] > 0
-    assert 0 < costs["real_tokens"] <= costs["padded_tokens"]
-    assert costs["peak_memory_bytes"] > 0 and costs["checkpoint_bytes"] > 0
+    assert costs.trainable_params == count_parameters(lab).trainable < costs.total_params
+    assert costs.train_seconds > 0 and costs.real_tokens_per_second > 0
+    assert 0 < costs.real_tokens <= costs.padded_tokens
+    assert costs.peak_memory_bytes > 0 and costs.checkpoint_bytes > 0
     saved = json.loads((tmp_path / "train_results.json").read_text())
-    assert saved["global_step"] == 3 and saved["costs"]["trainable_params"] == costs["trainable_params"]
+    assert saved["global_step"] == 3 and saved["costs"]["trainable_params"] == costs.trainable_params
     assert (tmp_path / "adapter_model.safetensors").exists()
 
 
@@ -143,7 +143,7 @@ def test_named_adapter_checkpoint_size(tiny_t5, mini, tmp_path):
     apply_method(tiny_t5, "lora", adapter_name="summary")
     result = train(tiny_t5, "lora", mini, max_steps=1, batch_size=2, limit=2, progress=False,
                    output_dir=tmp_path / "named")
-    saved = result.costs["checkpoint_bytes"]
+    saved = result.costs.checkpoint_bytes
     assert (tmp_path / "named" / "summary" / "adapter_model.safetensors").exists()
     assert 0 < saved < model_bytes(tiny_t5.model.get_base_model()) / 2
 

@@ -1,26 +1,46 @@
 """PEFT methods of the course, one small module each, behind one registry.
 
 ``apply_method(model, name, **overrides)`` returns the model to train with exactly the method's
-parameters trainable. Names (the CLI's): ``full``, ``lora``, ``prompt``, ``prefix``, ``bitfit``.
-Each module holds a config dataclass and one ``apply(model, config)``; peft does the work.
+parameters trainable. :data:`METHODS` lists the modules once (the CLI's ``--method`` choices come
+from it); everything that makes a method different lives in its module:
+
+* ``Config``: a dataclass of its settings (help text per field, checks in ``__post_init__``);
+* ``apply(model, config, tokenizer=None)``: the model to train; peft does the work;
+* ``DEFAULT_LR``: its learning rate when none is given;
+* ``INPUTS``: what the model then reads (:class:`~peftlab.models.InputKind`), which batching follows;
+* ``save(lab, folder)``: writes what it trains (an adapter or the whole model) and returns the
+  adapter's name, or None for a whole model;
+* ``reload(lab, folder, saved, adapter_name)``: the trained model back from ``folder``, given the
+  :class:`SavedRun` that training wrote next to it (``peftlab.json``).
+
+A new method is one module here and one line in :data:`METHODS`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from peftlab.errors import PeftlabError
 from peftlab.methods import bitfit, full, lora, prefix, prompt
+from peftlab.models import LabModel
 
 METHODS = {"full": full, "lora": lora, "prompt": prompt, "prefix": prefix, "bitfit": bitfit}
+METADATA_FILE = "peftlab.json"
 
 
-def method_config(name: str, model=None, **overrides):
-    """Return the config dataclass of method ``name`` with defaults for ``model`` and overrides."""
+def get_method(name: str):
+    """The module of method ``name``; a one-line PeftlabError naming the choices otherwise."""
     if name not in METHODS:
         raise PeftlabError(f"unknown method '{name}': choose one of {', '.join(METHODS)}")
-    module = METHODS[name]
+    return METHODS[name]
+
+
+def method_config(name: str, **overrides):
+    """Return the config dataclass of method ``name`` with its defaults and ``overrides``."""
+    module = get_method(name)
     fields = {f.name for f in dataclasses.fields(module.Config)}
     unknown = set(overrides) - fields
     if unknown:
@@ -37,23 +57,56 @@ def apply_method(model, name: str, **overrides):
 
     Args:
         model: a ``transformers.PreTrainedModel`` or a :class:`peftlab.models.LabModel`. A LabModel
-            gets the returned model as its ``.model`` (so ``summarize`` uses it) and passes its
-            tokenizer to methods that need one (text-initialised prompt tuning).
+            gets the returned model as its ``.model`` (so ``summarize`` uses it), the method's
+            ``INPUTS`` as its ``.inputs``, and passes its tokenizer to methods that need one
+            (text-initialised prompt tuning).
         name: ``full``, ``lora``, ``prompt``, ``prefix`` or ``bitfit``.
         **overrides: fields of the method's config (e.g. ``r=8`` for LoRA).
 
     Returns:
         The model to train (a peft model for lora/prompt/prefix; the same model otherwise).
     """
-    from peftlab.models import LabModel
-
     lab = model if isinstance(model, LabModel) else None
     base = lab.model if lab else model
-    config = method_config(name, base, **overrides)
+    config = method_config(name, **overrides)
     trained = METHODS[name].apply(base, config, tokenizer=lab.tokenizer if lab else None)
     if lab is not None:
-        lab.model = trained
+        lab.model, lab.inputs = trained, METHODS[name].INPUTS
     return trained
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """What ``peftlab.json`` records next to a run's saved weights: enough to reload them.
+
+    Attributes:
+        method: the method's name (its module reloads the weights).
+        model: the name of the model it was trained from.
+        task: the column it learned (``summary`` or ``topic``).
+        adapter: the active adapter's name for peft methods (a named one lies in
+            ``<folder>/<name>/``); None for a whole saved model.
+    """
+
+    method: str
+    model: str
+    task: str = "summary"
+    adapter: str | None = None
+
+    def write(self, folder: Path) -> None:
+        (Path(folder) / METADATA_FILE).write_text(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def read(cls, folder) -> SavedRun:
+        """The record in ``folder``; a one-line PeftlabError when it has none."""
+        path = Path(folder) / METADATA_FILE
+        if not path.is_file():
+            raise PeftlabError(f"{folder} holds no {METADATA_FILE}: give the --output folder of "
+                               f"'peftlab train' (it writes the weights and {METADATA_FILE})")
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as err:
+            raise PeftlabError(f"{path} is not a peftlab run record ({err}); train again to "
+                               f"rewrite it") from None
 
 
 @dataclass(frozen=True)
@@ -83,10 +136,5 @@ def count_parameters(model) -> ParameterCount:
     return ParameterCount(trainable, total)
 
 
-def task_type(model) -> str:
-    """peft's task type for a model: ``SEQ_2_SEQ_LM`` or ``CAUSAL_LM``."""
-    return "SEQ_2_SEQ_LM" if model.config.is_encoder_decoder else "CAUSAL_LM"
-
-
-__all__ = ["METHODS", "ParameterCount", "apply_method", "count_parameters", "method_config",
-           "task_type"]
+__all__ = ["METADATA_FILE", "METHODS", "ParameterCount", "SavedRun", "apply_method",
+           "count_parameters", "get_method", "method_config"]

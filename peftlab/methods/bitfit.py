@@ -2,11 +2,20 @@
 
 BitFit trains bias terms, but T5 and Llama have none; so this trains the normalisation weights
 (T5LayerNorm / RMSNorm scales) and any bias vectors a model does have, and freezes everything else.
+The chosen weights change in place, so a run is saved and reloaded whole, as full fine-tuning is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from peftlab.methods import full
+from peftlab.models import InputKind
+
+DEFAULT_LR = 1e-3
+INPUTS = InputKind.TOKENS
+save = full.save
+reload = full.reload
 
 
 @dataclass
@@ -25,9 +34,9 @@ def selected(model, config: Config) -> list[str]:
     for module_name, module in model.named_modules():
         is_norm = "norm" in type(module).__name__.lower()
         for param_name, _ in module.named_parameters(recurse=False):
-            full = f"{module_name}.{param_name}" if module_name else param_name
+            full_name = f"{module_name}.{param_name}" if module_name else param_name
             if (config.norms and is_norm) or (config.biases and param_name == "bias"):
-                names.append(full)
+                names.append(full_name)
     return names
 
 

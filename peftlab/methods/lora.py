@@ -8,6 +8,16 @@ Also: several named adapters on one base model, switching between them, and merg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from peftlab.methods import _peft
+from peftlab.models import LORA_TARGETS, InputKind
+
+DEFAULT_LR = 1e-3
+INPUTS = InputKind.TOKENS
+save = _peft.save  # the adapter only: a few MB
+reload = _peft.reload
+Bias = Literal["none", "all", "lora_only"]
 
 
 @dataclass
@@ -17,19 +27,19 @@ class Config:
     dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
     target_modules: list[str] | None = field(
         default=None, metadata={"help": "module names to adapt; default: the model's q and v"})
-    bias: str = field(default="none", metadata={"help": "'none', 'all' or 'lora_only'"})
-    adapter_name: str = field(default="default", metadata={"help": "name of this adapter"})
+    bias: Bias = field(
+        default="none", metadata={"help": "which biases train too: 'none', 'all' or 'lora_only'"})
+    adapter_name: str = field(default=_peft.DEFAULT_ADAPTER, metadata={"help": "name of this adapter"})
 
     def __post_init__(self):
         if self.r < 1:
             raise ValueError(f"LoRA rank r must be >= 1, got r={self.r}")
-        if self.bias not in ("none", "all", "lora_only"):
-            raise ValueError(f"bias must be 'none', 'all' or 'lora_only', got {self.bias!r}")
+        if self.bias not in get_args(Bias):
+            raise ValueError(f"bias must be one of {get_args(Bias)}, got {self.bias!r}")
 
 
 def default_targets(model) -> list[str]:
-    from peftlab.models import LORA_TARGETS
-
+    """The attention query and value projections of ``model``'s architecture."""
     return list(LORA_TARGETS.get(model.config.model_type, ["q_proj", "v_proj"]))
 
 
@@ -37,22 +47,14 @@ def peft_config(model, config: Config):
     """The ``peft.LoraConfig`` for ``model``."""
     from peft import LoraConfig
 
-    from peftlab.methods import task_type
-
-    return LoraConfig(task_type=task_type(model), r=config.r, lora_alpha=config.alpha,
+    return LoraConfig(task_type=_peft.task_type(model), r=config.r, lora_alpha=config.alpha,
                       lora_dropout=config.dropout, bias=config.bias,
                       target_modules=config.target_modules or default_targets(model))
 
 
 def apply(model, config: Config, tokenizer=None):
     """Wrap ``model`` with a LoRA adapter (or add one to a LoRA model already wrapped)."""
-    from peft import PeftModel, get_peft_model
-
-    if isinstance(model, PeftModel):
-        model.add_adapter(config.adapter_name, peft_config(model.get_base_model(), config))
-        model.set_adapter(config.adapter_name)
-        return model
-    return get_peft_model(model, peft_config(model, config), adapter_name=config.adapter_name)
+    return _peft.wrap(model, peft_config(_peft.base_model(model), config), config.adapter_name)
 
 
 def merge(model, check_inputs: dict | None = None, rtol: float = 1e-6):

@@ -19,40 +19,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from peftlab.methods import _peft
+from peftlab.methods.prompt import init_token_ids
+from peftlab.models import InputKind
+
+DEFAULT_LR = 1e-2
+INPUTS = InputKind.PREFIX
+save = _peft.save  # the prefixes (or their MLP) only
+reload = _peft.reload
+
 
 @dataclass
-class Config:
-    num_virtual_tokens: int = field(default=20, metadata={"help": "prefix length per layer"})
+class Config(_peft.VirtualTokens):
+    """``num_virtual_tokens`` keys and values per layer; ``init="text"`` needs a causal model and
+    no projection (otherwise peft's random init is kept)."""
+
     projection: bool = field(default=False, metadata={"help": "reparameterise through an MLP"})
     projection_hidden: int = field(default=256, metadata={"help": "hidden size of that MLP"})
-    init: str = field(default="text", metadata={"help": "'text' (causal models) or 'random'"})
-    init_text: str = field(default="Summarize the following conversation.",
-                           metadata={"help": "text whose keys and values start the prefix"})
-    adapter_name: str = field(default="default", metadata={"help": "name of this prefix"})
-
-    def __post_init__(self):
-        if self.num_virtual_tokens < 1:
-            raise ValueError(f"num_virtual_tokens must be >= 1, got {self.num_virtual_tokens}")
-        if self.init not in ("random", "text"):
-            raise ValueError(f"init must be 'random' or 'text', got {self.init!r}")
 
 
 def apply(model, config: Config, tokenizer=None):
     """Wrap ``model`` with trainable per-layer prefixes."""
-    from peft import PeftModel, PrefixTuningConfig, get_peft_model
+    from peft import PrefixTuningConfig
 
-    from peftlab.methods import task_type
-
-    base = model.get_base_model() if isinstance(model, PeftModel) else model
-    pconf = PrefixTuningConfig(task_type=task_type(base), num_virtual_tokens=config.num_virtual_tokens,
+    base = _peft.base_model(model)
+    pconf = PrefixTuningConfig(task_type=_peft.task_type(base),
+                               num_virtual_tokens=config.num_virtual_tokens,
                                prefix_projection=config.projection,
                                encoder_hidden_size=config.projection_hidden)
-    if isinstance(model, PeftModel):
-        model.add_adapter(config.adapter_name, pconf)
-        model.set_adapter(config.adapter_name)
-        peft_model = model
-    else:
-        peft_model = get_peft_model(model, pconf, adapter_name=config.adapter_name)
+    peft_model = _peft.wrap(model, pconf, config.adapter_name)
     causal = not base.config.is_encoder_decoder
     if config.init == "text" and causal and not config.projection and tokenizer is not None:
         _init_from_text(peft_model, base, tokenizer, config)
@@ -62,8 +57,6 @@ def apply(model, config: Config, tokenizer=None):
 def _init_from_text(peft_model, base, tokenizer, config: Config) -> None:
     """Set each layer's prefix to the keys/values the frozen model computes for ``init_text``."""
     import torch
-
-    from peftlab.methods.prompt import init_token_ids
 
     ids = init_token_ids(tokenizer, config.init_text, config.num_virtual_tokens)
     table = peft_model.prompt_encoder[config.adapter_name].embedding.weight

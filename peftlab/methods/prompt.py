@@ -9,22 +9,20 @@ saved under a name (peft's TEXT init reloads a tokenizer by name).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from peftlab.methods import _peft
+from peftlab.models import InputKind
+
+DEFAULT_LR = 3e-2  # a few thousand numbers have to move the whole model's behaviour
+INPUTS = InputKind.SOFT_PROMPT
+save = _peft.save  # the soft prompt only: kilobytes
+reload = _peft.reload
 
 
 @dataclass
-class Config:
-    num_virtual_tokens: int = field(default=20, metadata={"help": "length of the soft prompt"})
-    init: str = field(default="text", metadata={"help": "'random' or 'text'"})
-    init_text: str = field(default="Summarize the following conversation.",
-                           metadata={"help": "text whose token embeddings start the soft prompt"})
-    adapter_name: str = field(default="default", metadata={"help": "name of this soft prompt"})
-
-    def __post_init__(self):
-        if self.num_virtual_tokens < 1:
-            raise ValueError(f"num_virtual_tokens must be >= 1, got {self.num_virtual_tokens}")
-        if self.init not in ("random", "text"):
-            raise ValueError(f"init must be 'random' or 'text', got {self.init!r}")
+class Config(_peft.VirtualTokens):
+    """A soft prompt of ``num_virtual_tokens`` embeddings before the input."""
 
 
 def init_token_ids(tokenizer, text: str, n: int) -> list[int]:
@@ -37,30 +35,30 @@ def init_token_ids(tokenizer, text: str, n: int) -> list[int]:
 
 def apply(model, config: Config, tokenizer=None):
     """Wrap ``model`` with a soft prompt (random or text-initialised)."""
-    import torch
-    from peft import PeftModel, PromptTuningConfig, PromptTuningInit, get_peft_model
+    from peft import PromptTuningConfig, PromptTuningInit
 
-    from peftlab.methods import task_type
-
-    base = model.get_base_model() if isinstance(model, PeftModel) else model
-    pconf = PromptTuningConfig(task_type=task_type(base), num_virtual_tokens=config.num_virtual_tokens,
+    base = _peft.base_model(model)
+    pconf = PromptTuningConfig(task_type=_peft.task_type(base),
+                               num_virtual_tokens=config.num_virtual_tokens,
                                prompt_tuning_init=PromptTuningInit.RANDOM)
-    if isinstance(model, PeftModel):
-        model.add_adapter(config.adapter_name, pconf)
-        model.set_adapter(config.adapter_name)
-        peft_model = model
-    else:
-        peft_model = get_peft_model(model, pconf, adapter_name=config.adapter_name)
+    peft_model = _peft.wrap(model, pconf, config.adapter_name)
     if config.init == "text":
         if tokenizer is None:
             raise ValueError("text init needs the tokenizer: pass a LabModel to apply_method")
-        table = peft_model.prompt_encoder[config.adapter_name].embedding.weight
-        # seq2seq models hold one row per virtual token per transformer submodule
-        ids = init_token_ids(tokenizer, config.init_text, table.shape[0])
-        embed = base.get_input_embeddings()
-        with torch.no_grad():
-            table.copy_(embed(torch.tensor(ids, device=embed.weight.device)))
+        _init_from_text(peft_model, base, tokenizer, config)
     return peft_model
+
+
+def _init_from_text(peft_model, base, tokenizer, config: Config) -> None:
+    """Set the virtual tokens to the embeddings of ``init_text``'s tokens."""
+    import torch
+
+    table = peft_model.prompt_encoder[config.adapter_name].embedding.weight
+    # seq2seq models hold one row per virtual token per transformer submodule
+    ids = init_token_ids(tokenizer, config.init_text, table.shape[0])
+    embed = base.get_input_embeddings()
+    with torch.no_grad():
+        table.copy_(embed(torch.tensor(ids, device=embed.weight.device)))
 
 
 def soft_prompt(peft_model):

@@ -1,0 +1,52 @@
+"""The set-up every course notebook runs first, right after its ``parameters`` cell.
+
+``P, OUT, FIG = setup(profile, model_name=..., ...)`` resolves the run's :class:`Profile` from the
+notebook's parameters (papermill and ``peftlab run`` set them), creates the output folders and
+prints one line naming the profile. Under nbgrader it first silences warnings and progress bars:
+a graded test cell that writes to stderr loses its points.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from peftlab.console import quiet
+from peftlab.profiles import Profile, get_profile
+
+
+class Setup(NamedTuple):
+    """What a notebook works with: the profile, the run folder and its figure folder."""
+
+    profile: Profile
+    out: Path | None
+    figures: Path | None
+
+
+def setup(profile: str | None = None, *, model_name: str | None = None,
+          data_source: str | None = None, max_steps: int | None = None,
+          batch_size: int | None = None, seed: int | None = None,
+          out_dir: str | os.PathLike | None = None) -> Setup:
+    """Resolve a notebook's parameters into its profile and folders, and print the profile.
+
+    Args:
+        profile: ``smoke``, ``cpu`` or ``gpu`` (``grade`` under nbgrader, whatever is asked).
+        model_name / data_source / max_steps / batch_size / seed: override the profile's model,
+            data, training steps, batch size and seed; None keeps the profile's.
+        out_dir: the run folder for results and figures (created with ``figures/``); None for a
+            notebook that saves nothing (the quiz).
+
+    Returns:
+        ``Setup(profile, out, figures)``, to unpack as ``P, OUT, FIG``.
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        quiet()
+    chosen = get_profile(profile, max_steps=max_steps, model=model_name, data=data_source,
+                         batch_size=batch_size, seed=seed)
+    out = Path(out_dir) if out_dir is not None else None
+    figures = out / "figures" if out is not None else None
+    if figures is not None:
+        figures.mkdir(parents=True, exist_ok=True)
+    print(f"profile {chosen.name}: model {chosen.model}, data {chosen.data} — {chosen.notes}")
+    return Setup(chosen, out, figures)
