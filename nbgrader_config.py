@@ -3,29 +3,61 @@
 Plain ``nbgrader generate_assignment lab2``, ``autograde lab2``, ``generate_feedback lab2`` and
 ``export`` run from the repository root behave exactly like ``peftlab course ...``, which only
 adds filing of submissions, skipping of finished students and a summary table.
+
+Names and paths come from :mod:`peftlab.grading.names`, plug-ins are imported (not named by
+strings), so a renamed module or folder fails here, loudly, instead of in the middle of a batch.
 """
 
 import os
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from peftlab.grading.hook import mark_graded
+from peftlab.grading.names import (
+    COURSE_ID,
+    KERNEL_NAME,
+    RELEASE_FOLDER,
+    SOURCE_FOLDER,
+    CourseLayout,
+    work_folder,
+)
+from peftlab.grading.preprocessors import GuardedExecute, HideHiddenTests, RestoreGradedCells
+from peftlab.grading.sandbox import ensure_kernelspec
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+# This file's folder is the course root, wherever the course was copied.
+COURSE = CourseLayout(Path(os.path.abspath(__file__)).parent)
 
 # Layout: solutions/lab2 (instructor source) -> labs/lab2 (release); everything graded in course/.
-c.CourseDirectory.root = ROOT
-c.CourseDirectory.course_id = "peftlab"
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "labs"
-c.CourseDirectory.submitted_directory = "course/submitted"
-c.CourseDirectory.autograded_directory = "course/autograded"
-c.CourseDirectory.feedback_directory = "course/feedback"
-c.CourseDirectory.solution_directory = "course/solution"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "course", "gradebook.db")
+c.CourseDirectory.root = str(COURSE.root)
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.source_directory = SOURCE_FOLDER
+c.CourseDirectory.release_directory = RELEASE_FOLDER
+c.CourseDirectory.submitted_directory = work_folder("submitted")
+c.CourseDirectory.autograded_directory = work_folder("autograded")
+c.CourseDirectory.feedback_directory = work_folder("feedback")
+c.CourseDirectory.solution_directory = work_folder("solution")
+c.CourseDirectory.db_url = COURSE.gradebook_url
 c.GenerateAssignment.create_assignment = True
-os.makedirs(os.path.join(ROOT, "course"), exist_ok=True)  # sqlite does not create folders
+COURSE.gradebook.parent.mkdir(exist_ok=True)  # sqlite does not create folders
 
-# Grading kernel: sandboxed (peftlab.sandbox), 30 s per cell, interrupted then restarted if stuck.
-c.Execute.kernel_name = "peftlab-sandbox"
+# Grading kernel: sandboxed (peftlab.grading.sandbox), 30 s per cell, interrupted then restarted
+# if stuck.
+c.Execute.kernel_name = KERNEL_NAME
 c.Execute.timeout = 30
 c.Execute.startup_timeout = 60
 c.Execute.interrupt_on_timeout = True
@@ -40,37 +72,35 @@ c.LimitOutput.max_traceback = 50
 # they cost their points; edited, duplicated or re-labelled ones undone), then the notebook runs
 # in GuardedExecute instead of nbgrader's Execute.
 c.Autograde.sanitize_preprocessors = [
-    "peftlab.autograder.RestoreGradedCells",
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    RestoreGradedCells,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    "peftlab.autograder.GuardedExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    GuardedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
 ]
 
 # After each student: record what was graded, so an interrupted batch resumes where it stopped.
-c.Autograde.post_convert_hook = "peftlab.course.mark_graded"
+c.Autograde.post_convert_hook = mark_graded
 
 # Feedback: no hidden test source, no tracebacks that quote it.
 c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "peftlab.autograder.HideHiddenTests",
+    GetGrades,
+    CSSHTMLHeaderPreprocessor,
+    HideHiddenTests,
 ]
 
 # The grading kernelspec must exist for plain `nbgrader autograde` too.
 try:
-    from peftlab.sandbox import ensure_kernelspec
-
     ensure_kernelspec()
 except OSError as err:  # a read-only venv: the kernelspec must have been installed already
     print(f"peftlab: could not install the grading kernelspec: {err}")

@@ -157,6 +157,6 @@ def uninterrupted(peftlab_bin, tmp_path_factory):
 def run_course(root, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """``peftlab course ARGS`` in a scratch course root (``PEFTLAB_COURSE_ROOT``), offline."""
     env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "peftlab.course", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "peftlab.grading", *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -11,7 +11,9 @@ import nbformat
 import pytest
 from conftest import run_course
 
-from peftlab import course, sandbox
+from peftlab.grading import intake, sandbox
+from peftlab.grading.names import ROOT_VARIABLE, CourseLayout
+from peftlab.grading.preprocessors import HideHiddenTests
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "lab2"
@@ -58,7 +60,7 @@ def test_missing_config_is_one_line(tmp_path):
 def test_collect_files_folders_and_zips(tmp_path, monkeypatch):
     """Are folders, nested lab2/ folders and zips filed by student, and symlinks ignored?"""
     root = scratch_course(tmp_path, ["06_quiz.ipynb"])
-    monkeypatch.setattr(course, "ROOT", root)
+    monkeypatch.setenv(ROOT_VARIABLE, str(root))
     subs = tmp_path / "subs"
     quiz = SOURCE / "06_quiz.ipynb"
     (subs / "alice" / "deep" / "lab2").mkdir(parents=True)
@@ -69,7 +71,7 @@ def test_collect_files_folders_and_zips(tmp_path, monkeypatch):
     (subs / "mallory").mkdir()
     (subs / "mallory" / "06_quiz.ipynb").symlink_to(quiz)
     (subs / ".hidden").mkdir()
-    students = course.collect(subs)
+    students = intake.collect(subs)
     assert students == ["alice", "bob"]
     for student in students:
         filed = root / "course" / "submitted" / student / "lab2"
@@ -79,8 +81,6 @@ def test_collect_files_folders_and_zips(tmp_path, monkeypatch):
 
 def test_hidden_tests_are_cut_from_feedback_tracebacks():
     """Does feedback keep a visible test's message but hide a hidden test's line and message?"""
-    from peftlab.autograder import HideHiddenTests
-
     source = "assert x == 1, 'x should be 1'\n### BEGIN HIDDEN TESTS\nassert x == 42, 'secret'\n### END HIDDEN TESTS"
 
     def cell(line: int, evalue: str):
@@ -142,7 +142,7 @@ def _scores(root: Path):
     from nbgrader.api import Gradebook
 
     table = {}
-    with Gradebook(f"sqlite:///{root / 'course' / 'gradebook.db'}") as gb:
+    with Gradebook(CourseLayout(root).gradebook_url) as gb:
         for sub in gb.find_assignment("lab2").submissions:
             grades = [g for nb in sub.notebooks for g in nb.grades]
             table[sub.student.id] = {

@@ -46,7 +46,8 @@ from pathlib import Path
 import pytest
 from conftest import run_course
 
-from peftlab import sandbox
+from peftlab.grading import sandbox
+from peftlab.grading.names import CourseLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).resolve().parent / "files" / "hostile"
@@ -109,7 +110,7 @@ def graded(tmp_path_factory):
 def points(root: Path) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{root / 'course' / 'gradebook.db'}") as gb:
+    with Gradebook(CourseLayout(root).gradebook_url) as gb:
         return {
             s.student.id: {
                 g.name.removesuffix("-tests"): g.score for nb in s.notebooks for g in nb.grades

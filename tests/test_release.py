@@ -98,7 +98,7 @@ def test_labs_match_a_fresh_generate_assignment(tmp_path):
     shutil.copytree(SOURCE, tmp_path / "solutions" / "lab2")
     env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(tmp_path), HF_HUB_OFFLINE="1")
     result = subprocess.run(
-        [sys.executable, "-m", "peftlab.course", "generate"],
+        [sys.executable, "-m", "peftlab.grading", "generate"],
         env=env,
         capture_output=True,
         text=True,

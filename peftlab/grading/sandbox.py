@@ -1,7 +1,8 @@
 """The grading kernel's sandbox: a Jupyter kernel launcher that locks student code in.
 
-The autograder runs every submitted notebook in the ``peftlab-sandbox`` kernel. Its kernelspec
-starts ``python -m peftlab.sandbox {connection_file}``, which (as root, with bubblewrap) runs
+The autograder runs every submitted notebook in the ``peftlab-sandbox`` kernel
+(:data:`~peftlab.grading.names.KERNEL_NAME`). Its kernelspec starts
+``python -m peftlab.grading.sandbox {connection_file}``, which (as root, with bubblewrap) runs
 ``ipykernel`` like this::
 
     bwrap  new mount, network, PID, IPC and UTS namespaces; --die-with-parent
@@ -29,7 +30,8 @@ What it prevents:
   * memory bombs and disk filling (``RLIMIT_AS``, ``RLIMIT_FSIZE``), fork bombs
     (``RLIMIT_NPROC``).
 
-What it cannot prevent (the grader's own checks, in :mod:`peftlab.autograder`, cover some):
+What it cannot prevent (the grader's own checks, in :mod:`peftlab.grading.preprocessors`, cover
+some):
   * the student's code owns its kernel process: it can patch IPython, builtins or the test
     helpers before the test cells run, or forge kernel messages. The autograder restores
     test cells from the gradebook, counts a failed execute reply as a failure whatever the
@@ -52,7 +54,11 @@ import os
 import shutil
 import sys
 
-KERNEL_NAME = "peftlab-sandbox"
+from peftlab.grading.names import KERNEL_NAME, PRIVATE_DIR_PREFIX
+from peftlab.paths import PACKAGE_DIR, hf_home, peftlab_cache
+
+# This module, as `python -m` names it (also when it runs as __main__).
+_MODULE = __spec__.name
 NOBODY = 65534
 _GIB = 1024**3
 _ETC_FILES = (
@@ -115,7 +121,7 @@ def memory_limit_bytes() -> int:
 def kernelspec() -> dict:
     """The ``kernel.json`` of the sandboxed grading kernel."""
     return {
-        "argv": [sys.executable, "-m", "peftlab.sandbox", "{connection_file}"],
+        "argv": [sys.executable, "-m", _MODULE, "{connection_file}"],
         "display_name": "Python 3 (peftlab grading sandbox)",
         "language": "python",
         # A signal to the launcher would not reach a kernel behind bwrap and setpriv.
@@ -189,15 +195,13 @@ def _root_layout() -> list[str]:
     return args + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
 
 
+def _model_caches() -> tuple[str, str]:
+    """The model caches the kernel reads: ``$PEFTLAB_CACHE`` and ``$HF_HOME`` (or their defaults)."""
+    return str(peftlab_cache()), str(hf_home())
+
+
 def _code_paths() -> list[str]:
-    home = os.path.expanduser("~")
-    return [
-        sys.base_prefix,
-        sys.prefix,
-        os.path.dirname(os.path.abspath(__file__)),  # the peftlab package
-        os.environ.get("PEFTLAB_CACHE", os.path.join(home, ".cache", "peftlab")),
-        os.environ.get("HF_HOME", os.path.join(home, ".cache", "huggingface")),
-    ]
+    return [sys.base_prefix, sys.prefix, str(PACKAGE_DIR), *_model_caches()]
 
 
 def _environment() -> dict[str, str]:
@@ -206,9 +210,8 @@ def _environment() -> dict[str, str]:
         for k, v in os.environ.items()
         if k in _PASSED_ENV or k.startswith(_PASSED_ENV_PREFIXES)
     }
-    home = os.path.expanduser("~")
-    env.setdefault("PEFTLAB_CACHE", os.path.join(home, ".cache", "peftlab"))
-    hf_home = env.get("HF_HOME", os.path.join(home, ".cache", "huggingface"))
+    peftlab_cache, hf_home = _model_caches()
+    env.setdefault("PEFTLAB_CACHE", peftlab_cache)
     env.setdefault("HF_HUB_CACHE", os.path.join(hf_home, "hub"))
     env.update(
         {
@@ -298,7 +301,7 @@ def _private_dir_problem(connection_file: str) -> str | None:
     """Why the connection file's directory may not be handed to the kernel, or ``None``."""
     folder = os.path.dirname(connection_file)
     info = os.stat(folder)
-    if not os.path.basename(folder).startswith("peftlab-kernel-"):
+    if not os.path.basename(folder).startswith(PRIVATE_DIR_PREFIX):
         return f"{folder} is not a private grading directory (start it from the autograder)"
     if info.st_uid not in (0, NOBODY) or info.st_mode & 0o077:
         return f"{folder} is shared with other users"
@@ -313,7 +316,7 @@ def _give_to_nobody(connection_file: str) -> None:
 def main(argv: list[str]) -> int:
     """Start the grading kernel for ``argv = [connection_file, *extra_kernel_args]``."""
     if not argv:
-        print("usage: python -m peftlab.sandbox CONNECTION_FILE [KERNEL ARGS...]", file=sys.stderr)
+        print(f"usage: python -m {_MODULE} CONNECTION_FILE [KERNEL ARGS...]", file=sys.stderr)
         return 2
     connection_file, extra = os.path.abspath(argv[0]), argv[1:]
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra]

@@ -1,8 +1,5 @@
-"""Helpers for the notebooks' autograder test cells; imports nothing heavy.
+"""The checks that the notebooks' test cells call; imports nothing heavy.
 
-* :func:`quiet` silences warnings, library logging and progress bars: nbgrader gives 0 points to
-  a test cell that writes anything to stderr, so a correct answer must not lose its points to a
-  ``tqdm`` bar or a deprecation warning.
 * :func:`check_choice`, :func:`check_choices`, :func:`check_number` are the visible format checks:
   they fail with a message that says what to fix.
 * :func:`plain` and :func:`close` are for hidden checks: :func:`plain` accepts only built-in
@@ -16,63 +13,9 @@ from __future__ import annotations
 
 import builtins
 import math
-import os
-import sys
-import warnings
 
-_type, _isinstance, _len, _sorted = (
-    builtins.type,
-    builtins.isinstance,
-    builtins.len,
-    builtins.sorted,
-)
+_type, _len, _sorted = builtins.type, builtins.len, builtins.sorted
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
-_QUIET_ENV = {
-    "TRANSFORMERS_VERBOSITY": "error",
-    "DATASETS_VERBOSITY": "error",
-    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    "TQDM_DISABLE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "PYTHONWARNINGS": "ignore",
-}
-
-
-def quiet() -> None:
-    """Silence warnings, logging and progress bars of peftlab's libraries (now and when imported)."""
-    import logging
-
-    os.environ.update(_QUIET_ENV)
-    warnings.simplefilter("ignore")
-    for name in (
-        "transformers",
-        "datasets",
-        "peft",
-        "accelerate",
-        "torch",
-        "huggingface_hub",
-        "evaluate",
-        "absl",
-        "matplotlib",
-        "papermill",
-        "peftlab",
-    ):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    if "transformers" in sys.modules:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    if "datasets" in sys.modules:
-        import datasets
-
-        datasets.utils.logging.set_verbosity_error()
-        datasets.disable_progress_bars()
-    if "huggingface_hub" in sys.modules:
-        from huggingface_hub.utils import disable_progress_bars
-
-        disable_progress_bars()
 
 
 def plain(value):
