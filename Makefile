@@ -24,14 +24,14 @@ $(MODEL_STAMP): $(STAMP)
 
 setup: $(MODEL_STAMP)
 
-test: setup
+test: setup lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 run: setup
 	HF_HUB_OFFLINE=1 $(BIN)/peftlab run --profile cpu
 
 lint: setup
-	$(BIN)/ruff check peftlab tests benchmarks
+	$(BIN)/ruff check peftlab tests solutions benchmarks
 
 clean-venv:
 	rm -rf $(VENV)
