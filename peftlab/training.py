@@ -48,6 +48,7 @@ class RunCosts:
         padding_fraction: share of the batches' tokens that were padding.
         peak_memory_bytes / peak_memory_kind: see :class:`~peftlab.memory.PeakMemory`.
         device: where it ran (``cpu``, ``cuda:0``).
+        precision: ``bf16`` (autocast, on CUDA with bf16 units) or ``fp32``.
         checkpoint_bytes: size on disk of the saved weights (None when nothing was saved).
     """
 
@@ -63,6 +64,7 @@ class RunCosts:
     peak_memory_bytes: int
     peak_memory_kind: str
     device: str
+    precision: str = "fp32"
     checkpoint_bytes: int | None = None
 
 
@@ -376,16 +378,35 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     first_step = int(Path(resume_from).name.split("-")[-1]) if resume_from else 0
     examples = max(1, trainer.state.global_step - first_step) * batch_size
     costs = _costs(lab, collator, peak, seconds, examples)
+    costs.precision = "bf16" if args.bf16 else "fp32"
     result = TrainResult(method=method, model_name=lab.name, global_step=trainer.state.global_step,
                          final_loss=history[-1]["loss"] if history else float(output.training_loss),
                          loss_history=history, costs=costs,
                          output_dir=str(out_dir) if out_dir else None, resumed_from=resume_from, lab=lab)
-    if out_dir:
+    if args.world_size > 1:  # torchrun / accelerate launch: every rank must end with equal weights
+        print(f"peftlab train: rank {args.process_index} of {args.world_size}: "
+              f"{result.global_step} steps, {collator.real_tokens} real tokens, trained weights "
+              f"{trained_fingerprint(lab.model)}", file=sys.stderr, flush=True)
+    if out_dir and trainer.is_world_process_zero():  # one writer per folder
         costs.checkpoint_bytes = dir_size(save_trained(lab, method, out_dir, task))
         (out_dir / "train_results.json").write_text(json.dumps(result.to_json(), indent=2))
+    trainer.accelerator.wait_for_everyone()
     if not math.isfinite(result.final_loss):
         raise PeftlabError(f"training {method} diverged (loss {result.final_loss}); lower --lr")
     return result
+
+
+def trained_fingerprint(model) -> str:
+    """A short SHA-256 of the trainable weights (names and bytes, in order): equal on every rank
+    of a data-parallel run, and different as soon as one weight differs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _training_rows(data, split: str, task: str, limit: int | None):
