@@ -83,6 +83,18 @@ def test_absent_split_is_left_out_and_named(tmp_path, capsys):
     assert "validation" in capsys.readouterr().err
 
 
+def test_validation_stands_in_for_a_missing_test_split(tmp_path, capsys):
+    """Does a folder of train and dev alone (DialogSum without its test file) give the notebooks a
+    test split that is the validation split, and say so in one line?"""
+    _release_folder(tmp_path)
+    next(tmp_path.glob("test.jsonl*")).unlink()
+    data = load_dialogsum(tmp_path)
+    assert sorted(data) == ["test", "train", "validation"]
+    assert data["test"]["id"] == data["validation"]["id"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "validation split stands in for test" in err[0]
+
+
 def _bad_rows(tmp_path, name, content: bytes):
     _release_folder(tmp_path)
     (tmp_path / name).write_bytes(content)
