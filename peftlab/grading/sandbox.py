@@ -49,6 +49,7 @@ some):
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -192,7 +193,12 @@ def _root_layout() -> list[str]:
             args += ["--ro-bind", path, path]
     for name in _ETC_FILES:
         args += ["--ro-bind-try", "/etc/" + name, "/etc/" + name]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # A fresh /dev has no GPU: on a CUDA runner the NVIDIA device nodes are passed through, so
+    # grading kernels run on the GPU like the course does there.
+    for node in sorted(glob.glob("/dev/nvidia*")):
+        args += ["--dev-bind", node, node]
+    return args + ["--perms", "1777", "--tmpfs", "/tmp"]
 
 
 def _model_caches() -> tuple[str, str]:
