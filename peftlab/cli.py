@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="cpu")
     p.add_argument("--notebooks", nargs="*", default=None, help="names or numbers, e.g. 01 03")
     p.add_argument("--out", default=None, help="run folder (default runs/<timestamp>)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="the profile's code path at the smallest size (e.g. gpu on a CPU, minutes)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("KEY", "VALUE"), help="override a notebook parameter")
 
@@ -149,7 +151,7 @@ def cmd_run(args) -> dict:
     from peftlab.run import run_course
 
     return run_course(profile=args.profile, notebooks=args.notebooks, out=args.out,
-                      overrides={k: _value(v) for k, v in args.parameter})
+                      overrides={k: _value(v) for k, v in args.parameter}, dry_run=args.dry_run)
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "doctor": cmd_doctor, "setup": cmd_setup,

@@ -27,7 +27,7 @@ class Setup(NamedTuple):
 def setup(profile: str | None = None, *, model_name: str | None = None,
           data_source: str | None = None, max_steps: int | None = None,
           batch_size: int | None = None, seed: int | None = None,
-          out_dir: str | os.PathLike | None = None) -> Setup:
+          out_dir: str | os.PathLike | None = None, dry_run: bool = False) -> Setup:
     """Resolve a notebook's parameters into its profile and folders, and print the profile.
 
     Args:
@@ -36,6 +36,7 @@ def setup(profile: str | None = None, *, model_name: str | None = None,
             data, training steps, batch size and seed; None keeps the profile's.
         out_dir: the run folder for results and figures (created with ``figures/``); None for a
             notebook that saves nothing (the quiz).
+        dry_run: run the profile's code path at the smallest size (``peftlab run --dry-run``).
 
     Returns:
         ``Setup(profile, out, figures)``, to unpack as ``P, OUT, FIG``.
@@ -43,7 +44,7 @@ def setup(profile: str | None = None, *, model_name: str | None = None,
     if os.environ.get("NBGRADER_EXECUTION"):
         quiet()
     chosen = get_profile(profile, max_steps=max_steps, model=model_name, data=data_source,
-                         batch_size=batch_size, seed=seed)
+                         batch_size=batch_size, seed=seed, dry_run=dry_run)
     out = Path(out_dir) if out_dir is not None else None
     figures = out / "figures" if out is not None else None
     if figures is not None:

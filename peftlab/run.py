@@ -39,7 +39,7 @@ def _select(notebooks) -> list[Path]:
 
 
 def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict | None = None,
-               kernel: str = "python3") -> dict:
+               kernel: str = "python3", dry_run: bool = False) -> dict:
     """Execute the solution notebooks with papermill and write the run's report.
 
     Args:
@@ -47,6 +47,8 @@ def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict |
         notebooks: names or prefixes (``"03"``) of notebooks to run (default: all five).
         out: run folder (default ``runs/<timestamp>``); ``runs/latest`` then points to it.
         overrides: notebook parameters to set (e.g. ``{"model_name": "tiny-t5"}``).
+        dry_run: the profile's code path at the smallest size (:meth:`Profile.dry`), e.g. the
+            ``gpu`` profile on a CPU in a few minutes.
 
     Raises:
         PeftlabError: naming the notebook and cell that failed; what ran is kept.
@@ -56,7 +58,7 @@ def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict |
 
     from peftlab.profiles import get_profile
 
-    settings = get_profile(profile)
+    settings = get_profile(profile, dry_run=dry_run)
     selected = _select(notebooks)
     if out is None:
         out = ROOT / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -67,11 +69,12 @@ def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict |
         if latest.is_symlink() or latest.exists():
             latest.unlink()
         latest.symlink_to(out.name)
-    params = {"profile": profile, "out_dir": str(out), **(overrides or {})}
+    params = {"profile": profile, "out_dir": str(out), "dry_run": dry_run, **(overrides or {})}
     started = time.perf_counter()
     timings = {}
     for path in selected:
-        print(f"peftlab run: {path.stem} (profile {profile})", file=sys.stderr, flush=True)
+        print(f"peftlab run: {path.stem} (profile {profile}{', dry run' if dry_run else ''})",
+              file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             papermill.execute_notebook(

@@ -78,15 +78,14 @@ def test_every_notebook_calls_the_setup_helper():
         assert "from peftlab.notebook import setup" in code and "setup(profile" in code, path.name
 
 
-@pytest.mark.slow
-def test_smoke_profile_runs_every_notebook(tmp_path):
-    """Does `peftlab run --profile smoke` execute all five notebooks and write the report?"""
-    out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "peftlab.cli", "run", "--profile", "smoke", "--out",
-                           str(out)], capture_output=True, text=True, timeout=900)
+def _run_and_check(out: Path, *args: str) -> dict:
+    """`peftlab run ARGS --out OUT`: all five notebooks ran without an error output, and the
+    report, results and figures are there; returns the run's results.json."""
+    proc = subprocess.run([sys.executable, "-m", "peftlab.cli", "run", *args, "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary["notebook_seconds"]) == {p.stem for p in SOLUTIONS if not p.stem.endswith("quiz")}
+    assert set(summary["notebook_seconds"]) == {p.stem for p in LAB_NOTEBOOKS}
     results = json.loads((out / "results.json").read_text())
     methods = {row["method"] for row in results["methods"]}
     assert {"zero-shot", "full", "bitfit", "lora", "prompt", "prefix"} <= methods
@@ -97,6 +96,26 @@ def test_smoke_profile_runs_every_notebook(tmp_path):
         nb = nbformat.read(path, as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{path.name}: {errors[0].get('ename')}"
+    return results
+
+
+@pytest.mark.slow
+def test_smoke_profile_runs_every_notebook(tmp_path):
+    """Does `peftlab run --profile smoke` execute all five notebooks and write the report?"""
+    _run_and_check(tmp_path / "run", "--profile", "smoke")
+
+
+@pytest.mark.slow
+def test_gpu_profile_dry_run_on_cpu(tmp_path):
+    """Does `peftlab run --profile gpu --dry-run` run the gpu profile's code path (FLAN-T5's
+    architecture, every method, evaluation and report) on a CPU, one step per training run?"""
+    results = _run_and_check(tmp_path / "run", "--profile", "gpu", "--dry-run")
+    saved = results["notebooks"].values()
+    assert {r["profile"] for r in saved} == {"gpu"}
+    assert {r["model"] for r in saved} == {"flan-t5-base-shape"}
+    trained = [row for row in results["methods"] if row["method"] != "zero-shot"]
+    assert trained and all(row["steps"] == 1 for row in trained), trained
+    print(f"gpu dry run: {results['seconds']:.0f} s")
 
 
 def test_failed_notebook_is_named(tmp_path):

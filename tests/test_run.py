@@ -9,7 +9,7 @@ import pytest
 
 from peftlab.errors import PeftlabError
 from peftlab.evaluation import Evaluation
-from peftlab.profiles import PROFILES, get_profile
+from peftlab.profiles import PROFILES, STEP_FIELDS, get_profile
 from peftlab.results import (
     ComparisonRow,
     comparison_rows,
@@ -33,6 +33,23 @@ def test_profile_overrides(monkeypatch):
     p = get_profile("cpu", model=None, batch_size=4, max_steps=3)
     assert p.model == PROFILES["cpu"].model and p.batch_size == 4
     assert p.lora_max_steps == p.full_steps == p.prompt_steps == p.sweep_steps == 3
+
+
+def test_dry_run_keeps_the_profiles_code_path_at_the_smallest_size(monkeypatch):
+    """Is a dry run of the gpu profile still the gpu profile (name, methods' code path, family),
+    with FLAN-T5's offline shape, one step per training run and one point per sweep; and does
+    nbgrader's grading profile ignore it?"""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    gpu, dry = PROFILES["gpu"], get_profile("gpu", dry_run=True)
+    assert (dry.name, dry.model, dry.data, dry.dry_run) == ("gpu", "flan-t5-base-shape",
+                                                           "dialogsum-mini", True)
+    assert all(getattr(dry, name) == 1 for name in STEP_FIELDS)
+    assert len(dry.sweep_ranks) == len(dry.sweep_lengths) == 1
+    assert dry.sweep_ranks[0] in gpu.sweep_ranks and dry.sweep_lengths[0] in gpu.sweep_lengths
+    assert "dry run" in dry.notes and not gpu.dry_run
+    assert get_profile("gpu", dry_run=True, batch_size=4).batch_size == 4
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert not get_profile("gpu", dry_run=True).dry_run
 
 
 def test_bad_profile_is_one_line(monkeypatch):
