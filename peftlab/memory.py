@@ -3,11 +3,14 @@
 The course's rule of thumb: full fine-tuning in fp32 with Adam needs about 12-20x the weights'
 memory — 4 bytes per weight for the weights, 4 for gradients, 8 for Adam's two moments, plus
 activations and temporary buffers. :func:`training_memory_estimate` computes those parts for any
-trainable-parameter count; :class:`PeakMemory` measures the real peak of a run.
+trainable-parameter count; :class:`PeakMemory` measures the real peak of a run;
+:func:`training_step_memory` runs one training step and splits what it held into those parts,
+counted from the tensors themselves (weights, gradients, optimizer state) and measured (activations).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -122,3 +125,175 @@ def model_bytes(model) -> int:
             seen.add(tensor.data_ptr())
             total += tensor.numel() * tensor.element_size()
     return total
+
+
+# ------------------------------------------------------------------ one training step, in parts
+
+
+@dataclass(frozen=True)
+class StepMemory:
+    """Bytes one training step held, split into parts (what :func:`training_step_memory` returns).
+
+    Attributes:
+        weights: every parameter, frozen ones too (numel x element size, shared tensors once).
+        gradients: the ``.grad`` tensors after backward: trainable parameters only.
+        optimizer: the optimizer's state tensors (fp32 Adam: two moments per weight, and a step
+            counter per tensor).
+        activations: on CUDA, the peak of forward and backward minus everything else the step held
+            (so activations *and* temporary buffers); on CPU, :attr:`saved`.
+        other: on CUDA, what else was allocated when the step began (the batch, buffers); 0 on CPU.
+        saved: bytes of the tensors autograd saved for backward, each storage once, parameters
+            left out (measured on both devices).
+        peak: CUDA's peak allocated bytes during forward and backward; ``None`` on CPU.
+        kind: ``"cuda_peak"`` or ``"saved_tensors"``: how :attr:`activations` was measured.
+    """
+
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    other: int
+    saved: int
+    peak: int | None
+    kind: str
+
+    @property
+    def total(self) -> int:
+        """The parts added up; on CUDA this is the measured peak."""
+        return self.weights + self.gradients + self.optimizer + self.activations + self.other
+
+    @property
+    def ratio(self) -> float:
+        """Training memory over the weights' memory (the course's rule of thumb compares this)."""
+        return self.total / self.weights if self.weights else 0.0
+
+
+def tensor_bytes(tensors) -> int:
+    """Bytes of distinct tensors (numel x element size; a tensor met twice counts once)."""
+    seen, total = set(), 0
+    for tensor in tensors:
+        key = (tensor.device, tensor.data_ptr(), tensor.numel(), tensor.dtype)
+        if key not in seen:
+            seen.add(key)
+            total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def optimizer_state_tensors(optimizer) -> list:
+    """The tensors an optimizer keeps per parameter (Adam: ``exp_avg``, ``exp_avg_sq``, ``step``)."""
+    import torch
+
+    return [value for state in optimizer.state.values() for value in state.values()
+            if isinstance(value, torch.Tensor)]
+
+
+class SavedTensors:
+    """A ``saved_tensors_hooks`` pair adding up the bytes autograd keeps for backward.
+
+    Each storage counts once (a ReLU's output saved by the next layer too is one tensor), and the
+    storages of ``exclude`` (the parameters: saving a weight for backward costs nothing new) not at
+    all. Whole storages count, since a saved view keeps all of its storage alive.
+    """
+
+    def __init__(self, exclude=()):
+        self.bytes = 0
+        self._seen = {_storage_key(t) for t in exclude}
+
+    def pack(self, tensor):
+        key = _storage_key(tensor)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.bytes += _storage_bytes(tensor)
+        return tensor
+
+    @staticmethod
+    def unpack(tensor):
+        return tensor
+
+
+def _storage_key(tensor):
+    try:
+        return tensor.device, tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensor subclasses without a plain storage
+        return tensor.device, id(tensor)
+
+
+def _storage_bytes(tensor) -> int:
+    try:
+        return tensor.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):
+        return tensor.numel() * tensor.element_size()
+
+
+def training_step_memory(model, optimizer, batch: dict, loss_fn=None,
+                         autocast_dtype=None) -> StepMemory:
+    """Run one training step and split the memory it held into weights, gradients, optimizer
+    state and activations.
+
+    Weights, gradients and optimizer state are counted exactly from their tensors. Activations are
+    measured: on CUDA as the peak allocated during forward and backward minus everything else the
+    step held (weights, optimizer state, the batch, the gradients), so they include temporary
+    buffers and the parts add up to the measured peak; on CPU, where no allocator keeps a peak, as
+    the bytes of the tensors autograd saved for backward (``torch.autograd.graph.saved_tensors_hooks``,
+    each storage once, parameters left out).
+
+    Adam creates its state at its first step; when ``optimizer`` has no state yet, one warm-up step
+    runs first so that the measured step holds the state as every later step does. Both steps
+    update the weights.
+
+    Args:
+        model: a ``torch.nn.Module`` on one device, with the parameters to train set to
+            ``requires_grad``.
+        optimizer: an optimizer over (some of) the model's parameters.
+        batch: keyword inputs of the model, on its device.
+        loss_fn: ``loss_fn(model, batch)`` returns the scalar loss; default ``model(**batch).loss``
+            (Hugging Face models given ``labels``).
+        autocast_dtype: run the forward pass under ``torch.autocast`` in this dtype (e.g.
+            ``torch.bfloat16``, as the Trainer's ``bf16=True``); ``None``: no autocast.
+
+    Returns:
+        :class:`StepMemory`.
+    """
+    import torch
+
+    params = list(model.parameters())
+    device = params[0].device
+    cuda = device.type == "cuda"
+    loss_fn = loss_fn or (lambda m, b: m(**b).loss)
+
+    def step(saved: SavedTensors | None) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype
+                    else contextlib.nullcontext())
+        hooks = (torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack) if saved
+                 else contextlib.nullcontext())
+        with autocast, hooks:
+            loss = loss_fn(model, batch)
+        loss.backward()
+
+    if not optimizer.state:
+        step(None)
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if cuda:
+        torch.cuda.synchronize(device)
+        start = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    saved = SavedTensors(exclude=params)
+    step(saved)
+    peak = None
+    if cuda:
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+    weights = tensor_bytes(params)
+    gradients = tensor_bytes(p.grad for p in params if p.grad is not None)
+    optimizer.step()
+    state = tensor_bytes(optimizer_state_tensors(optimizer))
+    if cuda:
+        other = max(0, start - weights - state)
+        activations = max(0, peak - start - gradients)
+        kind = "cuda_peak"
+    else:
+        other, activations, kind = 0, saved.bytes, "saved_tensors"
+    return StepMemory(weights=weights, gradients=gradients, optimizer=state,
+                      activations=activations, other=other, saved=saved.bytes, peak=peak, kind=kind)
