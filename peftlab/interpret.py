@@ -16,6 +16,8 @@ def nearest_tokens(vectors, embedding_matrix, tokenizer=None, k: int = 5):
     """
     import torch.nn.functional as F
 
+    if tokenizer is not None:  # rows past the tokenizer's vocabulary are padding (FLAN-T5: 28)
+        embedding_matrix = embedding_matrix[:len(tokenizer)]
     sims = F.normalize(vectors.float(), dim=-1) @ F.normalize(embedding_matrix.float(), dim=-1).T
     values, ids = sims.topk(k, dim=-1)
     rows = []
@@ -25,11 +27,21 @@ def nearest_tokens(vectors, embedding_matrix, tokenizer=None, k: int = 5):
     return rows
 
 
-def neighbour_table(vectors, embedding_matrix, tokenizer, k: int = 5):
-    """A pandas table: one row per virtual token, its top-k neighbours and their cosines."""
+def neighbour_table(vectors, embedding_matrix, tokenizer, k: int = 5, start=None):
+    """A pandas table: one row per virtual token, its top-k neighbours and their cosines.
+
+    Args:
+        start: the same virtual tokens before training (n, hidden); when given, a column says how
+            far each one moved (cosine to its start). Tensors may live on any device.
+    """
     import pandas as pd
+    import torch.nn.functional as F
 
     rows = nearest_tokens(vectors, embedding_matrix, tokenizer, k)
-    return pd.DataFrame([{"virtual token": i,
-                          "nearest tokens": " ".join(t for t, _ in row),
-                          "cosine (top 1)": round(row[0][1], 3)} for i, row in enumerate(rows)])
+    table = pd.DataFrame([{"virtual token": i,
+                           "nearest tokens": " ".join(t for t, _ in row),
+                           "cosine (top 1)": round(row[0][1], 3)} for i, row in enumerate(rows)])
+    if start is not None:
+        moved = F.cosine_similarity(vectors.float(), start.float().to(vectors.device), dim=-1)
+        table["cosine to its start"] = [round(v, 3) for v in moved.tolist()]
+    return table
