@@ -134,4 +134,9 @@ def get_profile(name: str | None = None, max_steps: int | None = None, dry_run: 
     if max_steps:
         given.update({k: int(max_steps) for k in STEP_FIELDS})
     chosen = PROFILES[name].dry() if dry_run else PROFILES[name]
+    swapped = {k: given[k] for k in ("model", "data") if k in given and given[k] != getattr(chosen, k)}
+    if swapped and "notes" not in given:  # the notes describe the profile's own model and data
+        given["notes"] = (f"the {name} profile's sizes with model {given.get('model', chosen.model)}"
+                          f" on data {given.get('data', chosen.data)} (set by the run, not the "
+                          f"profile's own)")
     return dataclasses.replace(chosen, **given)

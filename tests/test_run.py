@@ -52,6 +52,15 @@ def test_dry_run_keeps_the_profiles_code_path_at_the_smallest_size(monkeypatch):
     assert not get_profile("gpu", dry_run=True).dry_run
 
 
+def test_notes_follow_a_swapped_model_or_data(monkeypatch):
+    """Does a run that swaps the profile's model or data stop describing the profile's own (a
+    SmolLM2 run in the gpu profile must not be reported as FLAN-T5-base on full DialogSum)?"""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    notes = get_profile("gpu", model="smollm2-135m-instruct", data="/data/ds").notes
+    assert "smollm2-135m-instruct" in notes and "/data/ds" in notes and "FLAN" not in notes
+    assert get_profile("gpu", model=PROFILES["gpu"].model).notes == PROFILES["gpu"].notes
+
+
 def test_bad_profile_is_one_line(monkeypatch):
     """Does an unknown profile or field raise a one-line PeftlabError naming it?"""
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
