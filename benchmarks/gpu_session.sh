@@ -57,6 +57,8 @@ install_wheels() {
     touch /tmp/site/.installed
   fi
   export PYTHONPATH="$PWD:/tmp/site"
+  # Console scripts of the carried wheels (nbgrader runs `alembic` by name to make a gradebook).
+  export PATH="/tmp/site/bin:$PATH"
 }
 
 collect_parts() {
