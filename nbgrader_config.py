@@ -25,19 +25,24 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from peftlab.grading.gradebook import finish_half_built
 from peftlab.grading.hook import mark_graded
 from peftlab.grading.names import (
     COURSE_ID,
-    KERNEL_NAME,
     RELEASE_FOLDER,
     SOURCE_FOLDER,
     CourseLayout,
     work_folder,
 )
 from peftlab.grading.preprocessors import GuardedExecute, HideHiddenTests, RestoreGradedCells
-from peftlab.grading.sandbox import ensure_kernelspec
+from peftlab.grading.sandbox import remove_public_kernelspec
+from peftlab.paths import path_with_interpreter
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+# Started as `.venv/bin/nbgrader` or `.venv/bin/jupyter` (formgrader) without the venv activated,
+# nbgrader would not find `alembic`, which it runs by name to create the gradebook.
+os.environ["PATH"] = path_with_interpreter()
 
 # This file's folder is the course root, wherever the course was copied.
 COURSE = CourseLayout(Path(os.path.abspath(__file__)).parent)
@@ -54,10 +59,11 @@ c.CourseDirectory.solution_directory = work_folder("solution")
 c.CourseDirectory.db_url = COURSE.gradebook_url
 c.GenerateAssignment.create_assignment = True
 COURSE.gradebook.parent.mkdir(exist_ok=True)  # sqlite does not create folders
+finish_half_built(COURSE.gradebook)  # left by a run that could not find `alembic`
 
-# Grading kernel: sandboxed (peftlab.grading.sandbox), 30 s per cell, interrupted then restarted
-# if stuck.
-c.Execute.kernel_name = KERNEL_NAME
+# Kernels: 30 s per cell, interrupted then restarted if stuck. `nbgrader validate` (and the
+# Validate button) runs the notebook's own kernel; autograding (GuardedExecute) always runs the
+# sandboxed grading kernel (peftlab.grading.sandbox), which no launcher lists.
 c.Execute.timeout = 30
 c.Execute.startup_timeout = 60
 c.Execute.interrupt_on_timeout = True
@@ -99,8 +105,5 @@ c.GenerateFeedback.preprocessors = [
     HideHiddenTests,
 ]
 
-# The grading kernelspec must exist for plain `nbgrader autograde` too.
-try:
-    ensure_kernelspec()
-except OSError as err:  # a read-only venv: the kernelspec must have been installed already
-    print(f"peftlab: could not install the grading kernelspec: {err}")
+# Earlier versions installed the sandbox kernelspec where JupyterLab's launcher offered it.
+remove_public_kernelspec()

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
+import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,10 +24,12 @@ from traitlets.config.loader import PyFileConfigLoader
 
 import peftlab.grading
 from peftlab.cli import main as peftlab_main
-from peftlab.grading import canary, names, sandbox
+from peftlab.grading import canary, gradebook, names, sandbox
 from peftlab.grading.cli import VERBS
 from peftlab.grading.hook import mark_graded
+from peftlab.grading.kernel_manager import SandboxKernelSpecManager
 from peftlab.grading.preprocessors import GuardedExecute, HideHiddenTests, RestoreGradedCells
+from peftlab.paths import path_with_interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "peftlab"
@@ -39,7 +45,7 @@ SHARED = {
 # The wing's layers, bottom first: a module may import its own layer or lower ones, never higher.
 LAYERS = [
     {"names", "errors", "checks", "cells"},
-    {"__init__", "canary", "sandbox", "kernel_manager", "intake"},
+    {"__init__", "canary", "sandbox", "kernel_manager", "intake", "gradebook"},
     {"preprocessors", "driver", "rejection", "hook", "reports"},
     {"commands"},
     {"cli", "__main__"},
@@ -93,19 +99,22 @@ def test_config_imports_its_plug_ins():
 
 def test_config_wires_the_wing(tmp_path, monkeypatch):
     """Does nbgrader_config.py, wherever it is copied, use the wing's kernel, plug-ins and hook?"""
-    installed = []
-    monkeypatch.setattr(sandbox, "ensure_kernelspec", lambda: installed.append(True))
+    removed = []
+    monkeypatch.setattr(sandbox, "remove_public_kernelspec", lambda: removed.append(True))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
     config_copy = tmp_path / names.CONFIG_FILE
     config_copy.write_text(CONFIG.read_text())
     c = PyFileConfigLoader(config_copy.name, path=str(tmp_path)).load_config()
     assert c.CourseDirectory.db_url == names.CourseLayout(tmp_path).gradebook_url
     assert (tmp_path / names.WORK_FOLDER).is_dir()
-    assert c.Execute.kernel_name == names.KERNEL_NAME
+    assert "kernel_name" not in c.Execute  # validate runs the notebook's own kernel
+    assert GuardedExecute(config=c).kernel_name == names.KERNEL_NAME
     assert c.Autograde.sanitize_preprocessors[0] is RestoreGradedCells
     assert c.Autograde.autograde_preprocessors[0] is GuardedExecute
     assert HideHiddenTests in c.GenerateFeedback.preprocessors
     assert c.Autograde.post_convert_hook is mark_graded
-    assert installed == [True]
+    assert removed == [True]
+    assert os.environ["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
 
 
 def test_kernelspec_starts_the_sandbox():
@@ -113,6 +122,39 @@ def test_kernelspec_starts_the_sandbox():
     argv = sandbox.kernelspec()["argv"]
     assert argv[1:3] == ["-m", sandbox.__name__] and argv[-1] == "{connection_file}"
     assert importlib.util.find_spec(argv[2]) is not None
+    assert SandboxKernelSpecManager().get_kernel_spec(names.KERNEL_NAME).argv == argv
+
+
+def test_stale_public_kernelspec_is_removed(tmp_path, monkeypatch):
+    """Is a sandbox kernelspec left in a kernel folder (where launchers look) removed, and
+    another kernel under the same name left alone?"""
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for data, argv in ((ours, sandbox.kernelspec()["argv"]), (theirs, ["R", "{connection_file}"])):
+        folder = data / "kernels" / names.KERNEL_NAME
+        folder.mkdir(parents=True)
+        (folder / "kernel.json").write_text(json.dumps({"argv": argv}))
+    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join([str(ours), str(theirs)]))
+    assert sandbox.remove_public_kernelspec() == [str(ours / "kernels" / names.KERNEL_NAME)]
+    assert (theirs / "kernels" / names.KERNEL_NAME / "kernel.json").exists()
+
+
+def test_half_built_gradebook_is_finished(tmp_path, monkeypatch):
+    """Does a gradebook left without its schema version (``alembic`` not found) get it?"""
+    from nbgrader.api import Base, get_alembic_version
+    from sqlalchemy import create_engine
+
+    monkeypatch.setenv("PATH", path_with_interpreter())  # as nbgrader_config.py sets it
+
+    course = names.CourseLayout(tmp_path)
+    path = course.gradebook
+    path.parent.mkdir()
+    Base.metadata.create_all(bind=create_engine(course.gradebook_url))
+    assert gradebook.finish_half_built(path) is True
+    assert gradebook.finish_half_built(path) is False
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (get_alembic_version(),)
+        ]
 
 
 def test_canary_passes_with_honest_helpers():

@@ -15,6 +15,7 @@ The grader itself lives in the sub-modules, which only the grader imports:
   :mod:`~peftlab.grading.canary`, :mod:`~peftlab.grading.cells` and
   :mod:`~peftlab.grading.kernel_manager`;
 * :mod:`~peftlab.grading.sandbox`: the launcher of the sandboxed grading kernel;
+* :mod:`~peftlab.grading.gradebook`: the repair of a gradebook left half-built;
 * :mod:`~peftlab.grading.cli` and :mod:`~peftlab.grading.commands`: ``peftlab course``, one verb
   per module, on top of :mod:`~peftlab.grading.intake`, :mod:`~peftlab.grading.rejection`,
   :mod:`~peftlab.grading.hook`, :mod:`~peftlab.grading.driver` and

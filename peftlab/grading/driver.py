@@ -10,6 +10,7 @@ from pathlib import Path
 from peftlab.grading.errors import CourseError
 from peftlab.grading.intake import expected_notebooks
 from peftlab.grading.names import ASSIGNMENT, layout
+from peftlab.paths import path_with_interpreter
 
 
 def nbgrader(args: list[str], log: Path, timeout: float | None = None) -> int:
@@ -19,9 +20,7 @@ def nbgrader(args: list[str], log: Path, timeout: float | None = None) -> int:
         nbgrader's exit status, or 124 when it ran past ``timeout`` seconds and was stopped.
     """
     root = layout().root
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    # nbgrader calls `alembic` by name when it creates the gradebook.
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PATH=path_with_interpreter())
     cmd = [sys.executable, "-m", "nbgrader", *args]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:

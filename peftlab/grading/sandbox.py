@@ -1,7 +1,9 @@
 """The grading kernel's sandbox: a Jupyter kernel launcher that locks student code in.
 
 The autograder runs every submitted notebook in the ``peftlab-sandbox`` kernel
-(:data:`~peftlab.grading.names.KERNEL_NAME`). Its kernelspec starts
+(:data:`~peftlab.grading.names.KERNEL_NAME`), which only the autograder's kernel manager knows:
+no kernel folder holds it, so no launcher offers it, and ``nbgrader validate`` (the students'
+Validate button) runs the notebook's own kernel. Its kernelspec starts
 ``python -m peftlab.grading.sandbox {connection_file}``, which (as root, with bubblewrap) runs
 ``ipykernel`` like this::
 
@@ -56,7 +58,7 @@ import shutil
 import sys
 
 from peftlab.grading.names import KERNEL_NAME, PRIVATE_DIR_PREFIX
-from peftlab.paths import PACKAGE_DIR, hf_home, peftlab_cache
+from peftlab.paths import PACKAGE_DIR, hf_home, path_with_interpreter, peftlab_cache
 
 # This module, as `python -m` names it (also when it runs as __main__).
 _MODULE = __spec__.name
@@ -132,25 +134,30 @@ def kernelspec() -> dict:
     }
 
 
-def ensure_kernelspec(prefix: str | None = None) -> str:
-    """Install (or refresh) the sandbox kernelspec under ``prefix``; return its directory.
+def remove_public_kernelspec() -> list[str]:
+    """Remove the sandbox kernelspec that earlier versions installed where Jupyter lists kernels.
 
-    Args:
-        prefix: an installation prefix; default: this Python's ``sys.prefix`` (the venv).
+    The autograder's kernel manager knows the spec without any file
+    (:class:`~peftlab.grading.kernel_manager.SandboxKernelManager`); a public copy only made
+    JupyterLab's launcher offer a kernel that refuses to start outside the autograder.
+
+    Returns:
+        The folders removed.
     """
-    target = os.path.join(prefix or sys.prefix, "share", "jupyter", "kernels", KERNEL_NAME)
-    path = os.path.join(target, "kernel.json")
-    text = json.dumps(kernelspec(), indent=1, sort_keys=True) + "\n"
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return target
-    except OSError:
-        pass
-    os.makedirs(target, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return target
+    from jupyter_core.paths import jupyter_path
+
+    removed = []
+    for kernels in jupyter_path("kernels"):
+        folder = os.path.join(kernels, KERNEL_NAME)
+        try:
+            with open(os.path.join(folder, "kernel.json")) as f:
+                ours = _MODULE in json.load(f).get("argv", [])
+            if ours:
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except (OSError, ValueError):  # none there, not ours, or not ours to remove
+            continue
+    return removed
 
 
 def _set_limits() -> None:
@@ -221,7 +228,7 @@ def _environment() -> dict[str, str]:
     env.setdefault("HF_HUB_CACHE", os.path.join(hf_home, "hub"))
     env.update(
         {
-            "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
+            "PATH": path_with_interpreter("/usr/bin:/bin"),
             "HOME": "/tmp",
             "MPLCONFIGDIR": "/tmp",
             "HF_HUB_OFFLINE": "1",

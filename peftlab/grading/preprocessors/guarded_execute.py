@@ -8,11 +8,12 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, default
 
 from peftlab.grading.canary import new_canary
 from peftlab.grading.cells import KERNEL_DIED, TAMPERING, error_output, has_error, is_test_cell
 from peftlab.grading.kernel_manager import SandboxKernelManager
+from peftlab.grading.names import KERNEL_NAME
 
 # Run in every fresh kernel before the first cell: the test helpers capture the built-ins before
 # student code could replace them, and nothing writes warnings to stderr (which costs points).
@@ -29,7 +30,14 @@ class GuardedExecute(Execute):
       kernel that no longer reports errors has been tampered with, and every test cell from then
       on scores 0.
     * It caps what one cell may print, so a flood of output cannot exhaust the grader.
+
+    It runs every notebook in the sandbox kernel, whatever kernel the notebook names; nbgrader's
+    ``Execute`` (``nbgrader validate``, the Validate button) keeps the notebook's own kernel.
     """
+
+    @default("kernel_name")
+    def _kernel_name_default(self) -> str:
+        return KERNEL_NAME
 
     max_restarts = Integer(3, help="kernel restarts per notebook before giving up on it").tag(
         config=True
