@@ -38,7 +38,7 @@ def test_smoke_profile_trains_on_cuda_in_bf16(tmp_path):
     assert costs["peak_memory_kind"] == "cuda_max_allocated"
     # training.py trains in bf16 autocast exactly when it trains on CUDA with bf16 support
     assert torch.cuda.is_bf16_supported()
-    assert costs.get("precision", "bf16") == "bf16"
+    assert costs["precision"] == "bf16"
 
 
 @pytest.mark.parametrize("family,method", [("tiny-llama", None), ("tiny-llama", "lora"),
