@@ -9,6 +9,7 @@ a graded test cell that writes to stderr loses its points.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,17 +36,23 @@ def setup(profile: str | None = None, *, model_name: str | None = None,
         model_name / data_source / max_steps / batch_size / seed: override the profile's model,
             data, training steps, batch size and seed; None keeps the profile's.
         out_dir: the run folder for results and figures (created with ``figures/``); None for a
-            notebook that saves nothing (the quiz).
+            notebook that saves nothing (the quiz). Under nbgrader a fresh scratch folder is
+            used instead, so validating never touches the student's own results.
         dry_run: run the profile's code path at the smallest size (``peftlab run --dry-run``).
 
     Returns:
         ``Setup(profile, out, figures)``, to unpack as ``P, OUT, FIG``.
     """
-    if os.environ.get("NBGRADER_EXECUTION"):
+    grading = os.environ.get("NBGRADER_EXECUTION")
+    if grading:
         quiet()
     chosen = get_profile(profile, max_steps=max_steps, model=model_name, data=data_source,
                          batch_size=batch_size, seed=seed, dry_run=dry_run)
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None and grading:
+        # The grade profile's throw-away results go to a scratch folder: Validate runs the
+        # student's own notebook, and would otherwise overwrite their real run in out_dir.
+        out = Path(tempfile.mkdtemp(prefix="peftlab-grading-"))
     figures = out / "figures" if out is not None else None
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)

@@ -232,6 +232,9 @@ def test_notebook_setup_resolves_profile_and_folders(tmp_path, monkeypatch, caps
     assert capsys.readouterr().out.startswith("profile smoke: model tiny-t5")
     assert setup("cpu").out is None, "no out_dir: a notebook that saves nothing (the quiz)"
     assert not silenced
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert setup("cpu", model_name="google/flan-t5-base").profile.name == "grade"
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    graded = setup("cpu", model_name="google/flan-t5-base", out_dir=tmp_path / "student")
+    assert graded.profile.name == "grade"
+    assert not (tmp_path / "student").exists(), "Validate must not write over the student's run"
+    assert graded.figures.is_dir() and graded.out != tmp_path / "student"
     assert silenced == [True]
