@@ -77,6 +77,17 @@ class Row:
     memory_kind: str
     ratio: float
 
+    # Derived figures, in the units of the printed table.
+    step_ms = property(lambda self: self.step_seconds * 1e3)
+    gflops = property(lambda self: self.flops_per_step / 1e9)
+    mfu_percent = property(lambda self: None if self.mfu is None else 100 * self.mfu)
+    peak_mb = property(lambda self: None if self.peak is None else self.peak / 1e6)
+    weights_mb = property(lambda self: self.weights / 1e6)
+    gradients_mb = property(lambda self: self.gradients / 1e6)
+    optimizer_mb = property(lambda self: self.optimizer / 1e6)
+    activations_mb = property(lambda self: self.activations / 1e6)
+    other_mb = property(lambda self: self.other / 1e6)
+
 
 def large_shape_model():
     """FLAN-T5-large's architecture (24+24 layers, d_model 1024, d_ff 2816, 16 heads), random weights."""
@@ -213,17 +224,9 @@ COLUMNS = [
 
 def table(rows: list[Row]) -> str:
     """The rows as a markdown table ("–" where a figure does not exist, e.g. MFU on CPU)."""
-    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-             "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for row in rows:
-        values = {**asdict(row), "step_ms": row.step_seconds * 1e3, "gflops": row.flops_per_step / 1e9,
-                  "mfu_percent": None if row.mfu is None else 100 * row.mfu,
-                  "peak_mb": None if row.peak is None else row.peak / 1e6,
-                  **{f"{k}_mb": getattr(row, k) / 1e6
-                     for k in ("weights", "gradients", "optimizer", "activations", "other")}}
-        lines.append("| " + " | ".join("–" if values[k] is None else format(values[k], f)
-                                       for k, _, f in COLUMNS) + " |")
-    return "\n".join(lines)
+    from peftlab.results import markdown_table
+
+    return markdown_table(rows, COLUMNS)
 
 
 def default_shapes(device: str) -> list[str]:
