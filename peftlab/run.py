@@ -19,7 +19,6 @@ from peftlab.errors import PeftlabError
 from peftlab.paths import ASSIGNMENT, CHECKOUT, SOURCE_FOLDER
 from peftlab.results import write_report
 
-ROOT = CHECKOUT
 NOTEBOOK_DIR = CHECKOUT / SOURCE_FOLDER / ASSIGNMENT
 LAB_NOTEBOOKS = ("01_data_and_zero_shot", "02_full_fine_tuning", "03_lora", "04_prompt_tuning",
                  "05_comparison")
@@ -61,7 +60,7 @@ def run_course(profile: str = "cpu", notebooks=None, out=None, overrides: dict |
     settings = get_profile(profile, dry_run=dry_run)
     selected = _select(notebooks)
     if out is None:
-        out = ROOT / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = CHECKOUT / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(out).resolve()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     latest = out.parent / "latest"
