@@ -63,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("KEY", "VALUE"), help="override a notebook parameter")
 
+    p = sub.add_parser("lab", help="JupyterLab for a student, on a working copy of the release")
+    p.add_argument("--workdir", default=None,
+                   help="the student's folder (default $PEFTLAB_WORKDIR, else student/); "
+                        "its lab2/ is copied from labs/lab2 on first use and kept afterwards")
+    p.add_argument("--profile", default=None, help="smoke | cpu | gpu for every notebook "
+                   "(sets PEFTLAB_PROFILE; default: $PEFTLAB_PROFILE, else cpu)")
+    p.add_argument("--port", type=int, default=None, help="default: the first free from 8888")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+
+    p = sub.add_parser("instructor", help="JupyterLab at the course root, with Formgrader")
+    p.add_argument("--port", type=int, default=None, help="default: the first free from 8888")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+
     sub.add_parser("course", help="nbgrader course: generate, autograde, feedback, export, status",
                    add_help=False)
     return parser
@@ -154,8 +167,22 @@ def cmd_run(args) -> dict:
                       overrides={k: _value(v) for k, v in args.parameter}, dry_run=args.dry_run)
 
 
+def cmd_lab(args) -> dict:
+    from peftlab.lab import start, student_launch
+
+    start(student_launch(args.workdir, args.profile, args.port, not args.no_browser))
+    return {}  # not reached: start() becomes JupyterLab
+
+
+def cmd_instructor(args) -> dict:
+    from peftlab.lab import instructor_launch, start
+
+    start(instructor_launch(port=args.port, open_browser=not args.no_browser))
+    return {}  # not reached: start() becomes JupyterLab
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "doctor": cmd_doctor, "setup": cmd_setup,
-            "run": cmd_run}
+            "run": cmd_run, "lab": cmd_lab, "instructor": cmd_instructor}
 
 
 def main(argv: list[str] | None = None) -> int:

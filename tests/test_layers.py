@@ -27,7 +27,7 @@ LAYERS = (
     ("peftlab.training", "peftlab.evaluation", "peftlab.generation"),
     ("peftlab.interpret", "peftlab.plots", "peftlab.results"),
     ("peftlab.notebook", "peftlab.run"),
-    ("peftlab.cli", "peftlab"),
+    ("peftlab.cli", "peftlab.lab", "peftlab"),
 )
 TOP = len(LAYERS) - 1
 
