@@ -149,14 +149,21 @@ def test_cli_method_choices_come_from_the_registry():
     assert list(method.choices) == list(METHODS)
 
 
-def test_bitfit_saves_and_reloads_the_whole_model(tiny_lab, tmp_path):
-    """Does a selectively trained model (saved whole, with its tokenizer) reload to the same logits?"""
+def test_bitfit_saves_only_what_it_trained(tiny_lab, tmp_path):
+    """Does a selective run save only its trained weights, and reload onto a fresh base to the
+    same logits?"""
     batch = batch_for(tiny_lab)
     apply_method(tiny_lab, "bitfit")
     _perturb(tiny_lab.model, "norm", std=1.0)
     expected = _logits(tiny_lab.model, batch)
+    trained = sum(p.numel() for p in tiny_lab.model.parameters() if p.requires_grad)
     save_trained(tiny_lab, "bitfit", tmp_path)
-    reloaded = load_adapter(BUILDERS[tiny_lab.name](), tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not names & {"model.safetensors", "pytorch_model.bin", "config.json"}
+    assert dir_size(tmp_path) < trained * 4 + 64_000  # the trained numbers, a header, peftlab.json
+    fresh = BUILDERS[tiny_lab.name]()
+    assert not torch.allclose(_logits(fresh.model, batch), expected, atol=ATOL)
+    reloaded = load_adapter(fresh, tmp_path)
     assert torch.allclose(_logits(reloaded.model, batch), expected, atol=ATOL)
 
 
