@@ -32,7 +32,7 @@ $(MODEL_STAMP): $(STAMP)
 setup: $(MODEL_STAMP)
 
 test: setup lint
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=20
 
 run: setup
 	HF_HUB_OFFLINE=1 $(BIN)/peftlab run --profile cpu
