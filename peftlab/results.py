@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peftlab.evaluation import Evaluation
+from peftlab.memory import MEASURED_PARTS
 from peftlab.profiles import Profile
 from peftlab.training import TrainResult
 
@@ -25,6 +26,12 @@ class ComparisonRow:
     """One method's line of the comparison: what training cost and what evaluation measured.
 
     A row without training (zero-shot) keeps the training fields at 0 / None.
+
+    Memory: ``weights_gb``, ``gradients_gb``, ``optimizer_gb`` and ``activations_gb`` are one
+    training step of the run split into parts (:attr:`~peftlab.training.RunCosts.step_memory`:
+    this model's tensors, counted and measured), the figures that compare methods;
+    ``peak_memory_gb`` is the whole process's peak while training (on CPU it includes every model
+    loaded before), kept for the record.
     """
 
     method: str
@@ -35,6 +42,10 @@ class ComparisonRow:
     train_seconds: float | None = None
     real_tokens_per_second: float | None = None
     peak_memory_gb: float | None = None
+    weights_gb: float | None = None
+    gradients_gb: float | None = None
+    optimizer_gb: float | None = None
+    activations_gb: float | None = None
     checkpoint_mb: float | None = None
     final_loss: float | None = None
     loss_history: list[dict] = field(default_factory=list)
@@ -61,11 +72,24 @@ class ComparisonRow:
                 peak_memory_gb=costs.peak_memory_bytes / 1e9, final_loss=run.final_loss,
                 loss_history=run.loss_history,
                 checkpoint_mb=None if costs.checkpoint_bytes is None else costs.checkpoint_bytes / 1e6)
+            if costs.step_memory is not None:
+                values.update({f"{part}_gb": gb for part, gb in costs.step_memory.as_gb().items()})
         if scores is not None:
             values.update(n=scores.n, rouge1=scores.rouge1, rouge2=scores.rouge2, rougeL=scores.rougeL,
                           rougeLsum=scores.rougeLsum, ci95=scores.ci95,
                           gen_examples_per_second=scores.examples_per_second)
         return cls(method=method, **{**values, **fields})
+
+    @property
+    def memory_gb(self) -> dict[str, float]:
+        """The measured step's parts in GB (``{}`` for a row without them), for a stacked bar."""
+        parts = {part: getattr(self, f"{part}_gb") for part in MEASURED_PARTS}
+        return {} if any(gb is None for gb in parts.values()) else parts
+
+    @property
+    def step_memory_gb(self) -> float | None:
+        """The measured step's parts added up (None for a row without them)."""
+        return sum(self.memory_gb.values()) if self.memory_gb else None
 
     @property
     def rouge1_ci(self) -> str | None:
@@ -146,7 +170,8 @@ REPORT_COLUMNS = [
     ("method", "method", ""), ("trainable_params", "trainable params", ",d"),
     ("trainable_percent", "trainable %", ".3f"), ("steps", "steps", "d"),
     ("train_seconds", "train s", ".0f"), ("real_tokens_per_second", "tokens/s", ".0f"),
-    ("peak_memory_gb", "peak mem GB", ".2f"), ("checkpoint_mb", "checkpoint MB", ".2f"),
+    ("step_memory_gb", "step memory GB", ".3f"), ("peak_memory_gb", "process peak GB", ".2f"),
+    ("checkpoint_mb", "checkpoint MB", ".2f"),
     ("rouge1", "ROUGE-1", ".3f"), ("rouge1_ci", "ROUGE-1 95% CI", ""), ("rouge2", "ROUGE-2", ".3f"),
     ("rougeL", "ROUGE-L", ".3f"), ("gen_examples_per_second", "gen ex/s", ".2f"),
 ]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from peftlab.data import MAX_LENGTH, TEMPLATES, build_prompt, load_dialogsum
 from peftlab.errors import PeftlabError
+from peftlab.memory import StepMemory
 from peftlab.methods import SavedRun, apply_method, count_parameters, get_method
 from peftlab.models import InputKind, LabModel, load_model
 
@@ -46,7 +47,13 @@ class RunCosts:
         real_tokens / padded_tokens: tokens of the examples, and of the batches with their padding.
         real_tokens_per_second: real tokens per second, the speed that padding cannot inflate.
         padding_fraction: share of the batches' tokens that were padding.
-        peak_memory_bytes / peak_memory_kind: see :class:`~peftlab.memory.PeakMemory`.
+        peak_memory_bytes / peak_memory_kind: the whole process's peak while training (see
+            :class:`~peftlab.memory.PeakMemory`); on CPU it includes every model loaded so far,
+            so it does not compare methods.
+        step_memory: one training step of this run split into weights, gradients, optimizer
+            state (counted from the tensors) and activations (measured), on a batch of the run's
+            size (:func:`~peftlab.memory.training_step_memory`); the figure that compares
+            methods. ``None`` when the run took no step.
         device: where it ran (``cpu``, ``cuda:0``).
         precision: ``bf16`` (autocast, on CUDA with bf16 units) or ``fp32``.
         checkpoint_bytes: size on disk of the saved weights (None when nothing was saved).
@@ -66,6 +73,7 @@ class RunCosts:
     device: str
     precision: str = "fp32"
     checkpoint_bytes: int | None = None
+    step_memory: StepMemory | None = None
 
 
 @dataclass
@@ -372,20 +380,21 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         started = time.perf_counter()
         output = trainer.train(resume_from_checkpoint=resume_from)
         seconds = time.perf_counter() - started
-    lab.model.eval()
 
     history = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     first_step = int(Path(resume_from).name.split("-")[-1]) if resume_from else 0
     examples = max(1, trainer.state.global_step - first_step) * batch_size
     costs = _costs(lab, collator, peak, seconds, examples)
     costs.precision = "bf16" if args.bf16 else "fp32"
+    costs.step_memory = _step_memory(trainer, lab)  # after _costs: its batch is not counted
     result = TrainResult(method=method, model_name=lab.name, global_step=trainer.state.global_step,
                          final_loss=history[-1]["loss"] if history else float(output.training_loss),
                          loss_history=history, costs=costs,
                          output_dir=str(out_dir) if out_dir else None, resumed_from=resume_from, lab=lab)
+    lab.model.eval()
     if args.world_size > 1:  # torchrun / accelerate launch: every rank must end with equal weights
         print(f"peftlab train: rank {args.process_index} of {args.world_size}: "
-              f"{result.global_step} steps, {collator.real_tokens} real tokens, trained weights "
+              f"{result.global_step} steps, {costs.real_tokens} real tokens, trained weights "
               f"{trained_fingerprint(lab.model)}", file=sys.stderr, flush=True)
     if out_dir and trainer.is_world_process_zero():  # one writer per folder
         costs.checkpoint_bytes = dir_size(save_trained(lab, method, out_dir, task))
@@ -445,6 +454,24 @@ def _costs(lab, collator: PaddingCollator, peak, seconds: float, examples: int) 
         padded_tokens=collator.padded_tokens, real_tokens_per_second=per_second(collator.real_tokens),
         padding_fraction=1 - collator.real_tokens / max(1, collator.padded_tokens),
         peak_memory_bytes=peak.bytes, peak_memory_kind=peak.kind, device=str(lab.device))
+
+
+def _step_memory(trainer, lab) -> StepMemory | None:
+    """One more forward and backward of the trained model on a batch of the run's size, split
+    into parts; the optimizer's state is the run's own and the weights do not change."""
+    import torch
+
+    from peftlab.memory import training_step_memory
+
+    optimizer = trainer.optimizer
+    if optimizer is None or not optimizer.state:  # no step taken (e.g. resumed at the end)
+        return None
+    batch = next(iter(trainer.get_train_dataloader()))
+    batch = {key: value.to(lab.device) for key, value in batch.items()}
+    return training_step_memory(lab.model, optimizer, batch,
+                                loss_fn=lambda model, inputs: trainer.compute_loss(model, inputs),
+                                autocast_dtype=torch.bfloat16 if trainer.args.bf16 else None,
+                                update=False)
 
 
 def save_trained(lab, method: str, out_dir: Path, task: str = "summary") -> list[Path]:
