@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from peftlab.console import quiet
+from peftlab.errors import PeftlabError
 from peftlab.profiles import Profile, get_profile
 
 
@@ -56,5 +57,23 @@ def setup(profile: str | None = None, *, model_name: str | None = None,
     figures = out / "figures" if out is not None else None
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)
-    print(f"profile {chosen.name}: model {chosen.model}, data {chosen.data} — {chosen.notes}")
+    print(f"profile {chosen.name}: model {chosen.model}, data {chosen.data} — {chosen.notes}"
+          f"{_expected_time(chosen)}")
     return Setup(chosen, out, figures)
+
+
+def _expected_time(chosen: Profile) -> str:
+    """``"; this notebook takes ~9 min on 2 CPU cores"`` when the record knows this notebook in
+    this profile as it stands (no overrides, no dry run), else ``""``. The notebook is the one
+    Jupyter (or ``peftlab run``) names in ``$JPY_SESSION_NAME``."""
+    from peftlab import timings
+    from peftlab.profiles import PROFILES
+
+    session = os.environ.get("JPY_SESSION_NAME")
+    if not session or PROFILES.get(chosen.name) != chosen:
+        return ""
+    try:
+        took = timings.expected(Path(session).stem, chosen.name)
+    except (OSError, PeftlabError):  # a damaged record must not stop the notebook
+        return ""
+    return f"; this notebook takes {took} (measured by peftlab run)" if took else ""
