@@ -52,6 +52,12 @@ def peft_config(model, config: Config):
                       target_modules=config.target_modules or default_targets(model))
 
 
+def param_count(d_out: int, d_in: int, r: int) -> int:
+    """Parameters LoRA trains for one ``d_out x d_in`` weight at rank ``r``: A (r x d_in) and
+    B (d_out x r). Lab 2's exercise 5 (its notebook falls back to this while the exercise is blank)."""
+    return r * d_in + d_out * r
+
+
 def apply(model, config: Config, tokenizer=None):
     """Wrap ``model`` with a LoRA adapter (or add one to a LoRA model already wrapped)."""
     return _peft.wrap(model, peft_config(_peft.base_model(model), config), config.adapter_name)
