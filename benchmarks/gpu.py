@@ -7,7 +7,8 @@ with fp32 weights, as the Trainer's ``bf16=True``) on a fixed random batch and p
 * the step's memory split into weights, gradients, optimizer state and activations, counted from
   the tensors and measured by :func:`peftlab.memory.training_step_memory` (on CUDA the parts add up
   to the peak allocated memory; "other" is the batch and buffers);
-* memory ÷ weights, next to the course's rule of thumb for full fine-tuning with Adam (12–20×);
+* memory ÷ weights, next to the course's rule of thumb for full fine-tuning with Adam in the fp32
+  frame (about 24 B a parameter over 4 B of fp32 weights: 6×; bf16 autocast keeps fp32 weights);
 * model FLOPs utilisation (MFU) against the GPU's dense bf16 peak.
 
 Shapes: ``flan-t5-base-shape`` (peftlab's FLAN-T5-base architecture, random weights) and, when at
@@ -49,7 +50,7 @@ LARGE_MIN_FREE_GIB = 40  # full fine-tuning of 783M parameters with AdamW in fp3
 # Dense bf16 tensor-core peaks (FLOP/s) by a substring of torch.cuda.get_device_name(); the first
 # match wins. NVIDIA datasheets: H100/H200 SXM 989.4 TFLOP/s, H100 PCIe 756, A100 312.
 BF16_PEAK = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("A100", 312e12))
-RULE_OF_THUMB = "12–20×"  # the course's figure for full fine-tuning with Adam (peftlab.memory)
+RULE_OF_THUMB = "≈6× in the fp32 frame"  # full fine-tuning with Adam (peftlab.memory)
 
 
 @dataclass

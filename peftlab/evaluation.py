@@ -49,7 +49,8 @@ class Evaluation:
         ci95: ``{rouge type: (low, high)}`` bootstrap 95% intervals (None without bootstrap).
         n: dialogues scored.
         seconds / examples_per_second / new_tokens_per_second: generation time and throughput.
-        predictions: ``{"id", "prediction", "references"}`` per dialogue.
+        predictions: ``{"id", "prediction", "references", "rouge1"}`` per dialogue (its own
+            ROUGE-1, for paired comparisons of methods on the same dialogues).
         accuracy: exact-match accuracy of the topic task (None for summaries).
     """
 
@@ -101,7 +102,7 @@ def evaluate(lab, data, split: str = "test", limit: int | None = None, *, task: 
                           template=TEMPLATES[task], progress=progress)
     seconds = time.perf_counter() - started
     new_tokens = sum(len(lab.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in preds)
-    scores = rouge(preds, refs, bootstrap=bootstrap)
+    scores = rouge(preds, refs, bootstrap=bootstrap, per_example=True)
     accuracy = None
     if task == "topic":
         hits = [p.strip().lower().rstrip(".") == r[0].strip().lower() for p, r in zip(preds, refs)]
@@ -111,8 +112,9 @@ def evaluate(lab, data, split: str = "test", limit: int | None = None, *, task: 
         rougeL=scores["rougeL"], rougeLsum=scores["rougeLsum"], ci95=scores.get("ci95"),
         seconds=seconds, examples_per_second=len(preds) / seconds if seconds else 0.0,
         new_tokens_per_second=new_tokens / seconds if seconds else 0.0,
-        predictions=[{"id": i, "prediction": p, "references": r}
-                     for i, p, r in zip(rows["id"], preds, refs)],
+        predictions=[{"id": i, "prediction": p, "references": r, "rouge1": s}
+                     for i, p, r, s in zip(rows["id"], preds, refs,
+                                           scores["per_example"]["rouge1"])],
         accuracy=accuracy)
 
 

@@ -6,10 +6,13 @@
 * ``grade`` — chosen automatically when nbgrader executes a notebook (``NBGRADER_EXECUTION`` set):
   like smoke, smaller still, so a whole lab grades in well under a minute per notebook.
 
-Numbers of the ``cpu`` profile come from measurements on 2 cores: one SmolLM2 LoRA step at batch 8
-of the sample (~370 tokens an example) takes ~20 s, greedy generation ~1.7 s per dialogue. LoRA gets
-one epoch (30 steps) and the full test split; the other methods a few steps and 30 test dialogues;
-the sweeps 2 steps a point (compare their points with each other, not with the main runs).
+Every profile compares the methods (:data:`COMPARED_METHODS`) at one budget: ``method_steps``
+optimizer steps at ``batch_size`` on the same first ``train_limit`` training rows, scored on the same
+first ``eval_limit`` test dialogues. Numbers of the ``cpu`` profile come from measurements on 2 cores
+(seconds per SmolLM2 step at batch 8 of the sample, ~330 tokens an example: LoRA 10, BitFit-style
+11, prompt tuning 16, full 18, prefix tuning 28; greedy generation ~1 s a dialogue): 16 steps
+(one pass over 128 examples) and 40 test dialogues per method. The sweeps take ``sweep_steps`` a
+point: compare their points with each other, not with the main runs.
 """
 
 from __future__ import annotations
@@ -33,15 +36,9 @@ class Profile:
     seed: int = 42
     max_length: int = MAX_LENGTH
     train_limit: int | None = None  # rows of train used (None: all)
-    lora_epochs: float = 1.0
-    lora_max_steps: int | None = None  # overrides lora_epochs when set
-    full_steps: int = 10
-    bitfit_steps: int = 8
-    prompt_steps: int = 8
-    prefix_steps: int = 8
+    method_steps: int = 16  # optimizer steps of every compared method (the one budget)
     topic_steps: int = 8
-    eval_limit: int | None = None  # test rows scored for zero-shot and LoRA (None: all)
-    method_eval_limit: int | None = None  # test rows scored for the other methods (None: all)
+    eval_limit: int | None = None  # test rows scored for zero-shot and every method (None: all)
     eval_batch_size: int = 8
     max_new_tokens: int = 60
     few_shot_examples: int = 4
@@ -66,8 +63,8 @@ class Profile:
         middle = len(self.sweep_ranks) // 2, len(self.sweep_lengths) // 2
         return dataclasses.replace(
             self, model=self.dry_run_model or self.model, data="dialogsum-mini", batch_size=2,
-            eval_batch_size=2, max_length=128, train_limit=4, lora_epochs=1.0,
-            **{name: 1 for name in STEP_FIELDS}, eval_limit=2, method_eval_limit=2,
+            eval_batch_size=2, max_length=128, train_limit=4,
+            **{name: 1 for name in STEP_FIELDS}, eval_limit=2,
             max_new_tokens=8, few_shot_examples=1, sweep_ranks=(self.sweep_ranks[middle[0]],),
             sweep_lengths=(self.sweep_lengths[middle[1]],), sweep_eval_limit=2, cell_timeout=600,
             dry_run=True, notes=f"dry run of the {self.name} profile's code path with "
@@ -78,35 +75,37 @@ class Profile:
 PROFILES = {
     "smoke": Profile(
         name="smoke", model="tiny-t5", data="dialogsum-mini", batch_size=4, train_limit=16,
-        lora_max_steps=2, full_steps=2, bitfit_steps=1, prompt_steps=2, prefix_steps=1,
-        topic_steps=1, eval_limit=4, method_eval_limit=4, max_new_tokens=8, few_shot_examples=2, sweep_ranks=(1, 8),
-        sweep_lengths=(4, 8), sweep_steps=1, sweep_eval_limit=4, cell_timeout=300,
+        method_steps=2, topic_steps=1, eval_limit=4, max_new_tokens=8, few_shot_examples=2,
+        sweep_ranks=(1, 8), sweep_lengths=(4, 8), sweep_steps=1, sweep_eval_limit=4, cell_timeout=300,
         notes="tiny random T5: checks that everything runs; its ROUGE is noise, not a result"),
     "grade": Profile(
         name="grade", model="tiny-t5", data="dialogsum-mini", batch_size=2, train_limit=4,
-        lora_max_steps=1, full_steps=1, bitfit_steps=1, prompt_steps=1, prefix_steps=1,
-        topic_steps=1, eval_limit=2, method_eval_limit=2, max_new_tokens=4, few_shot_examples=1, sweep_ranks=(2,),
-        sweep_lengths=(4,), sweep_steps=1, sweep_eval_limit=2, cell_timeout=30,
+        method_steps=1, topic_steps=1, eval_limit=2, max_new_tokens=4, few_shot_examples=1,
+        sweep_ranks=(2,), sweep_lengths=(4,), sweep_steps=1, sweep_eval_limit=2, cell_timeout=30,
         notes="nbgrader's fast grading profile: tiny random T5, outputs are not results"),
     "cpu": Profile(
         name="cpu", model="smollm2-135m-instruct", data="dialogsum-mini", batch_size=8,
-        lora_epochs=1.0, full_steps=6, bitfit_steps=4, prompt_steps=6, prefix_steps=4,
-        topic_steps=4, eval_limit=None, method_eval_limit=30, max_new_tokens=60, few_shot_examples=2,
-        sweep_ranks=(1, 8, 64), sweep_lengths=(5, 20, 50), sweep_steps=2, sweep_eval_limit=12,
+        train_limit=128, method_steps=16, topic_steps=4, eval_limit=40, max_new_tokens=60,
+        few_shot_examples=2, sweep_ranks=(1, 8, 64), sweep_lengths=(5, 20, 50), sweep_steps=2, sweep_eval_limit=12,
         cell_timeout=1800,
-        notes="SmolLM2-135M-Instruct (real weights) on the embedded sample, 2 CPU cores"),
+        notes="SmolLM2-135M-Instruct (pretrained, dequantised from a 4-bit Q4_1 GGUF) on the "
+              "embedded sample, 2 CPU cores"),
     "gpu": Profile(
         name="gpu", model="google/flan-t5-base", data="knkarthick/dialogsum", batch_size=16,
-        lora_epochs=2.0, full_steps=1000, bitfit_steps=500, prompt_steps=1000, prefix_steps=1000,
-        topic_steps=300, eval_limit=500, method_eval_limit=500, eval_batch_size=32, max_new_tokens=60, few_shot_examples=2,
+        method_steps=1000, topic_steps=300, eval_limit=500, eval_batch_size=32, max_new_tokens=60,
+        few_shot_examples=2,
         sweep_ranks=(1, 2, 4, 8, 16, 32, 64), sweep_lengths=(5, 10, 20, 50, 100), sweep_steps=200,
         sweep_eval_limit=200, cell_timeout=7200, dry_run_model="flan-t5-base-shape",
         notes="FLAN-T5-base on full DialogSum, one CUDA GPU with the Hub"),
 }
 
 
-STEP_FIELDS = ("lora_max_steps", "full_steps", "bitfit_steps", "prompt_steps", "prefix_steps",
-               "topic_steps", "sweep_steps")
+PROFILE_VARIABLE = "PEFTLAB_PROFILE"  # the profile of notebooks whose `profile` is None
+DEFAULT_PROFILE = "cpu"
+
+STEP_FIELDS = ("method_steps", "topic_steps", "sweep_steps")
+# The methods notebook 5 compares, each trained for `method_steps` and scored on `eval_limit`.
+COMPARED_METHODS = ("full", "bitfit", "lora", "prompt", "prefix")
 
 
 def get_profile(name: str | None = None, max_steps: int | None = None, dry_run: bool = False,
@@ -114,7 +113,9 @@ def get_profile(name: str | None = None, max_steps: int | None = None, dry_run: 
     """Return a profile, switched to ``grade`` under nbgrader, with overrides applied.
 
     Args:
-        name: ``smoke``, ``cpu``, ``gpu`` or ``grade``.
+        name: ``smoke``, ``cpu``, ``gpu`` or ``grade``; None: ``$PEFTLAB_PROFILE`` if set, else
+            ``cpu`` (a notebook's ``profile = None`` follows the environment its kernel started
+            in, e.g. ``make lab PROFILE=smoke``).
         max_steps: when given, every training run of the notebooks takes this many steps.
         dry_run: the profile's code path at the smallest size (:meth:`Profile.dry`).
         **overrides: profile fields to replace; ``None`` values are ignored (notebook parameters
@@ -122,7 +123,12 @@ def get_profile(name: str | None = None, max_steps: int | None = None, dry_run: 
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         name, dry_run, overrides = "grade", False, {}
-    name = name or "cpu"
+    if not name and os.environ.get(PROFILE_VARIABLE):
+        name = os.environ[PROFILE_VARIABLE]
+        if name not in PROFILES:
+            raise PeftlabError(f"{PROFILE_VARIABLE}={name!r} is not a profile: set it to one of "
+                               f"{', '.join(PROFILES)}, or unset it for {DEFAULT_PROFILE}")
+    name = name or DEFAULT_PROFILE
     if name not in PROFILES:
         raise PeftlabError(f"unknown profile '{name}': choose one of {', '.join(PROFILES)}")
     fields = {f.name for f in dataclasses.fields(Profile)}

@@ -32,6 +32,11 @@ class ComparisonRow:
     this model's tensors, counted and measured), the figures that compare methods;
     ``peak_memory_gb`` is the whole process's peak while training (on CPU it includes every model
     loaded before), kept for the record.
+
+    Budget and sample: ``steps`` optimizer steps on ``examples`` training examples, scored on ``n``
+    test dialogues; a fair comparison has the same three for every method.
+    ``rouge1_by_id`` keeps each dialogue's ROUGE-1, so :func:`paired_with` can give the difference
+    from a baseline on the same dialogues (``delta_rouge1`` and its paired 95% interval).
     """
 
     method: str
@@ -39,6 +44,7 @@ class ComparisonRow:
     total_params: int | None = None
     trainable_percent: float = 0.0
     steps: int = 0
+    examples: int = 0
     train_seconds: float | None = None
     real_tokens_per_second: float | None = None
     peak_memory_gb: float | None = None
@@ -56,6 +62,11 @@ class ComparisonRow:
     rougeLsum: float | None = None
     ci95: dict[str, tuple[float, float]] | None = None
     gen_examples_per_second: float | None = None
+    gen_tokens_per_second: float | None = None
+    rouge1_by_id: dict[str, float] = field(default_factory=dict)
+    delta_rouge1: float | None = None
+    delta_ci95: tuple[float, float] | None = None
+    baseline: str | None = None
     settings: dict = field(default_factory=dict)  # method settings worth naming (e.g. its init)
 
     @classmethod
@@ -68,6 +79,7 @@ class ComparisonRow:
             values.update(
                 trainable_params=costs.trainable_params, total_params=costs.total_params,
                 trainable_percent=costs.trainable_percent, steps=run.global_step,
+                examples=costs.examples_seen,
                 train_seconds=costs.train_seconds, real_tokens_per_second=costs.real_tokens_per_second,
                 peak_memory_gb=costs.peak_memory_bytes / 1e9, final_loss=run.final_loss,
                 loss_history=run.loss_history,
@@ -77,7 +89,10 @@ class ComparisonRow:
         if scores is not None:
             values.update(n=scores.n, rouge1=scores.rouge1, rouge2=scores.rouge2, rougeL=scores.rougeL,
                           rougeLsum=scores.rougeLsum, ci95=scores.ci95,
-                          gen_examples_per_second=scores.examples_per_second)
+                          gen_examples_per_second=scores.examples_per_second,
+                          gen_tokens_per_second=scores.new_tokens_per_second,
+                          rouge1_by_id={str(p["id"]): p["rouge1"] for p in scores.predictions
+                                        if "rouge1" in p})
         return cls(method=method, **{**values, **fields})
 
     @property
@@ -99,6 +114,14 @@ class ComparisonRow:
         low, high = self.ci95["rouge1"]
         return f"[{low:.3f}, {high:.3f}]"
 
+    @property
+    def delta_vs_baseline(self) -> str | None:
+        """``+0.051 [+0.020, +0.083]``: the paired difference from the baseline (None without)."""
+        if self.delta_rouge1 is None or self.delta_ci95 is None:
+            return None
+        low, high = self.delta_ci95
+        return f"{self.delta_rouge1:+.3f} [{low:+.3f}, {high:+.3f}]"
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -107,7 +130,31 @@ class ComparisonRow:
         row = cls(**data)
         if row.ci95:  # JSON has no tuples
             row.ci95 = {k: tuple(v) for k, v in row.ci95.items()}
+        if row.delta_ci95:
+            row.delta_ci95 = tuple(row.delta_ci95)
         return row
+
+
+def paired_with(rows: list[ComparisonRow], baseline: str = "zero-shot") -> list[ComparisonRow]:
+    """Fill each row's difference in ROUGE-1 from ``baseline``, paired over the same dialogues.
+
+    A row is compared only when it scored exactly the baseline's dialogues; otherwise its delta
+    stays None (an unpaired difference would mix method and sample). The rows are changed in
+    place and returned.
+    """
+    from peftlab.metrics import paired_bootstrap_ci
+
+    base = next((row for row in rows if row.method == baseline), None)
+    if base is None or not base.rouge1_by_id:
+        return rows
+    ids = sorted(base.rouge1_by_id)
+    for row in rows:
+        if row is base or sorted(row.rouge1_by_id) != ids:
+            continue
+        mean, low, high = paired_bootstrap_ci([row.rouge1_by_id[i] for i in ids],
+                                              [base.rouge1_by_id[i] for i in ids])
+        row.delta_rouge1, row.delta_ci95, row.baseline = mean, (low, high), baseline
+    return rows
 
 
 @dataclass
@@ -156,8 +203,9 @@ def load_results(out_dir) -> dict[str, NotebookResults]:
 
 
 def comparison_rows(results: dict[str, NotebookResults]) -> list[ComparisonRow]:
-    """Every notebook's rows, in course order (notebook by notebook, as each saved them)."""
-    return [row for saved in results.values() for row in saved.rows]
+    """Every notebook's rows, in course order (notebook by notebook, as each saved them), each
+    with its paired difference from zero-shot where both scored the same dialogues."""
+    return paired_with([row for saved in results.values() for row in saved.rows])
 
 
 def _jsonable(value):
@@ -169,11 +217,15 @@ def _jsonable(value):
 REPORT_COLUMNS = [
     ("method", "method", ""), ("trainable_params", "trainable params", ",d"),
     ("trainable_percent", "trainable %", ".3f"), ("steps", "steps", "d"),
-    ("train_seconds", "train s", ".0f"), ("real_tokens_per_second", "tokens/s", ".0f"),
+    ("examples", "examples", "d"), ("train_seconds", "train s", ".0f"),
+    ("real_tokens_per_second", "tokens/s", ".0f"),
     ("step_memory_gb", "step memory GB", ".3f"), ("peak_memory_gb", "process peak GB", ".2f"),
-    ("checkpoint_mb", "checkpoint MB", ".2f"),
-    ("rouge1", "ROUGE-1", ".3f"), ("rouge1_ci", "ROUGE-1 95% CI", ""), ("rouge2", "ROUGE-2", ".3f"),
-    ("rougeL", "ROUGE-L", ".3f"), ("gen_examples_per_second", "gen ex/s", ".2f"),
+    ("checkpoint_mb", "checkpoint MB", ".2f"), ("n", "n", "d"),
+    ("rouge1", "ROUGE-1", ".3f"), ("rouge1_ci", "ROUGE-1 95% CI", ""),
+    ("delta_vs_baseline", "ΔROUGE-1 vs zero-shot [paired 95% CI]", ""),
+    ("rouge2", "ROUGE-2", ".3f"), ("rougeL", "ROUGE-L", ".3f"),
+    ("gen_examples_per_second", "gen dialogues/s", ".2f"),
+    ("gen_tokens_per_second", "gen tokens/s", ".1f"),
 ]
 
 

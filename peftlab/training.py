@@ -56,6 +56,8 @@ class RunCosts:
             methods. ``None`` when the run took no step.
         device: where it ran (``cpu``, ``cuda:0``).
         precision: ``bf16`` (autocast, on CUDA with bf16 units) or ``fp32``.
+        examples_seen: training examples the optimizer steps consumed (steps x global batch); the
+            comparison's "examples" column, equal for every method trained on the same budget.
         checkpoint_bytes: size on disk of the saved weights (None when nothing was saved).
     """
 
@@ -72,6 +74,7 @@ class RunCosts:
     peak_memory_kind: str
     device: str
     precision: str = "fp32"
+    examples_seen: int = 0
     checkpoint_bytes: int | None = None
     step_memory: StepMemory | None = None
 
@@ -386,6 +389,9 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     examples = max(1, trainer.state.global_step - first_step) * batch_size
     costs = _costs(lab, collator, peak, seconds, examples)
     costs.precision = "bf16" if args.bf16 else "fp32"
+    global_batch = (args.per_device_train_batch_size * max(1, args.n_gpu)
+                    * args.gradient_accumulation_steps * args.world_size)
+    costs.examples_seen = trainer.state.global_step * global_batch
     costs.step_memory = _step_memory(trainer, lab)  # after _costs: its batch is not counted
     result = TrainResult(method=method, model_name=lab.name, global_step=trainer.state.global_step,
                          final_loss=history[-1]["loss"] if history else float(output.training_loss),

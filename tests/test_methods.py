@@ -13,7 +13,7 @@ from peftlab.evaluation import load_adapter
 from peftlab.memory import dir_size, model_bytes
 from peftlab.methods import METADATA_FILE, METHODS, apply_method, count_parameters
 from peftlab.methods.lora import merge
-from peftlab.methods.prompt import init_token_ids
+from peftlab.methods.prompt import init_token_ids, soft_prompt
 from peftlab.models import InputKind
 from peftlab.training import save_trained
 
@@ -165,6 +165,18 @@ def test_bitfit_saves_only_what_it_trained(tiny_lab, tmp_path):
     assert not torch.allclose(_logits(fresh.model, batch), expected, atol=ATOL)
     reloaded = load_adapter(fresh, tmp_path)
     assert torch.allclose(_logits(reloaded.model, batch), expected, atol=ATOL)
+
+
+def test_prompt_random_init_is_at_the_embeddings_scale(tiny_llama):
+    """Does a random soft prompt start at the token embeddings' scale, not peft's N(0, 1)?"""
+    embedding = tiny_llama.model.get_input_embeddings().weight
+    with torch.no_grad():
+        embedding.mul_(0.05)  # a real model's scale, far from 1
+    apply_method(tiny_llama, "prompt", num_virtual_tokens=64, init="random")
+    prompt = soft_prompt(tiny_llama.model)
+    ratio = prompt.std().item() / embedding.std().item()
+    assert 0.8 < ratio < 1.25, f"soft prompt std is {ratio:.2f}x the embeddings'"
+    assert prompt.mean().abs().item() < 0.2 * embedding.std().item()
 
 
 def test_prompt_text_init_starts_from_the_texts_embeddings(tiny_lab):

@@ -32,7 +32,7 @@ def test_profile_overrides(monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     p = get_profile("cpu", model=None, batch_size=4, max_steps=3)
     assert p.model == PROFILES["cpu"].model and p.batch_size == 4
-    assert p.lora_max_steps == p.full_steps == p.prompt_steps == p.sweep_steps == 3
+    assert p.method_steps == p.topic_steps == p.sweep_steps == 3
 
 
 def test_dry_run_keeps_the_profiles_code_path_at_the_smallest_size(monkeypatch):
@@ -70,11 +70,37 @@ def test_bad_profile_is_one_line(monkeypatch):
         get_profile("cpu", epochs=3)
 
 
-def test_cpu_profile_trains_real_model_an_epoch_of_lora():
-    """Does the cpu profile use the real model and give LoRA at least one epoch of the sample?"""
+def test_environment_chooses_the_profile_of_notebooks_that_leave_it_none(monkeypatch):
+    """Does `profile = None` follow $PEFTLAB_PROFILE (cpu when unset), while a profile passed
+    explicitly (papermill, `peftlab run --profile`) and nbgrader's grade profile still win?"""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("PEFTLAB_PROFILE", raising=False)
+    assert get_profile(None).name == "cpu"
+    monkeypatch.setenv("PEFTLAB_PROFILE", "smoke")
+    assert get_profile(None).name == "smoke"
+    assert get_profile("gpu").name == "gpu"
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert get_profile(None).name == "grade"
+
+
+def test_unknown_profile_in_the_environment_is_one_line(monkeypatch):
+    """Does a $PEFTLAB_PROFILE that names no profile raise one line naming the variable, the
+    value and the choices (and not fall back to cpu silently)?"""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setenv("PEFTLAB_PROFILE", "cuda")
+    with pytest.raises(PeftlabError) as err:
+        get_profile(None)
+    message = str(err.value)
+    assert "PEFTLAB_PROFILE='cuda'" in message and "smoke, grade, cpu, gpu" in message
+    assert "\n" not in message
+    assert get_profile("smoke").name == "smoke", "an explicit profile does not read it"
+
+
+def test_cpu_profile_trains_the_real_model_one_pass_over_its_examples():
+    """Does the cpu profile use the real model, each method one pass over the same examples?"""
     p = PROFILES["cpu"]
     assert p.model == "smollm2-135m-instruct" and p.data == "dialogsum-mini"
-    assert p.lora_max_steps is None and p.lora_epochs >= 1.0
+    assert p.method_steps * p.batch_size == p.train_limit
 
 
 def _fake_scores(r1) -> Evaluation:

@@ -46,7 +46,8 @@ class VirtualTokens:
 
     num_virtual_tokens: int = field(default=20, metadata={"help": "number of virtual tokens"})
     init: Init = field(
-        default="text", metadata={"help": "'text': start from init_text; 'random': peft's init"})
+        default="text", metadata={"help": "'text': start from init_text; 'random': random vectors "
+                                          "(prompt tuning: at the token embeddings' scale)"})
     init_text: str = field(default=INSTRUCTIONS["summary"],
                            metadata={"help": "text the virtual tokens start from (init='text')"})
     adapter_name: str = field(default=DEFAULT_ADAPTER, metadata={"help": "name of this adapter"})

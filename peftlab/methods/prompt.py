@@ -25,12 +25,35 @@ class Config(_peft.VirtualTokens):
     """A soft prompt of ``num_virtual_tokens`` embeddings before the input."""
 
 
+def _cycled(ids: list[int], n: int) -> list[int]:
+    """``ids`` repeated or cut to exactly ``n``."""
+    return (list(ids) * math.ceil(n / len(ids)))[:n]
+
+
 def init_token_ids(tokenizer, text: str, n: int) -> list[int]:
     """Token ids of ``text`` repeated or cut to exactly ``n`` (the text init's source)."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:
         raise ValueError(f"init_text {text!r} has no tokens")
-    return (ids * math.ceil(n / len(ids)))[:n]
+    return _cycled(ids, n)
+
+
+def text_init(embedding, token_ids: list[int], n: int):
+    """The text init's starting soft prompt: the embeddings of ``token_ids`` repeated or cut to
+    ``n`` rows, shape ``(n, hidden)``, a detached copy (lab 2's exercise 9; its notebook falls back
+    to this while the exercise is blank).
+
+    Args:
+        embedding: the model's input embedding (``nn.Embedding``).
+        token_ids: at least one token id.
+        n: rows wanted.
+    """
+    import torch
+
+    if not token_ids:
+        raise ValueError("text_init needs at least one token id")
+    with torch.no_grad():
+        return embedding.weight[_cycled(token_ids, n)].detach().clone()
 
 
 def apply(model, config: Config, tokenizer=None):
@@ -46,7 +69,26 @@ def apply(model, config: Config, tokenizer=None):
         if tokenizer is None:
             raise ValueError("text init needs the tokenizer: pass a LabModel to apply_method")
         _init_from_text(peft_model, base, tokenizer, config)
+    else:
+        _init_at_embedding_scale(peft_model, base, config)
     return peft_model
+
+
+def _init_at_embedding_scale(peft_model, base, config: Config, seed: int = 0) -> None:
+    """Draw the virtual tokens from a normal with the token embeddings' own standard deviation.
+
+    peft's random init is ``nn.Embedding``'s N(0, 1): SmolLM2-135M's token embeddings have a
+    standard deviation of 0.136 (measured), so its entries would be ~7x larger than any real
+    token's, and a "random vs text" comparison would measure the scale, not the starting point.
+    """
+    import torch
+
+    table = peft_model.prompt_encoder[config.adapter_name].embedding.weight
+    scale = base.get_input_embeddings().weight.detach().float().std().item()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        values = torch.randn(table.shape, generator=generator) * scale
+        table.copy_(values.to(table.dtype))
 
 
 def _init_from_text(peft_model, base, tokenizer, config: Config) -> None:
@@ -56,9 +98,8 @@ def _init_from_text(peft_model, base, tokenizer, config: Config) -> None:
     table = peft_model.prompt_encoder[config.adapter_name].embedding.weight
     # seq2seq models hold one row per virtual token per transformer submodule
     ids = init_token_ids(tokenizer, config.init_text, table.shape[0])
-    embed = base.get_input_embeddings()
     with torch.no_grad():
-        table.copy_(embed(torch.tensor(ids, device=embed.weight.device)))
+        table.copy_(text_init(base.get_input_embeddings(), ids, table.shape[0]))
 
 
 def soft_prompt(peft_model):
