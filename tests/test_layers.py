@@ -26,7 +26,7 @@ LAYERS = (
     ("peftlab.methods", "peftlab.methods.*"),
     ("peftlab.training", "peftlab.evaluation", "peftlab.generation"),
     ("peftlab.interpret", "peftlab.plots", "peftlab.results"),
-    ("peftlab.notebook", "peftlab.run"),
+    ("peftlab.notebook", "peftlab.run", "peftlab.exercises"),
     ("peftlab.cli", "peftlab.lab", "peftlab"),
 )
 TOP = len(LAYERS) - 1

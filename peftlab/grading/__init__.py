@@ -7,6 +7,8 @@ kernel starts fast:
   a test cell that writes anything to stderr.
 * :func:`check_choice`, :func:`check_choices`, :func:`check_number` are the visible format checks;
   :func:`plain` and :func:`close` are for hidden checks (see :mod:`peftlab.grading.checks`).
+* :mod:`~peftlab.grading.references`: peftlab's versions of earlier answers, which the test cells
+  of an exercise that builds on them use, so each exercise is graded on its own.
 
 The grader itself lives in the sub-modules, which only the grader imports:
 
@@ -15,7 +17,9 @@ The grader itself lives in the sub-modules, which only the grader imports:
   :mod:`~peftlab.grading.canary`, :mod:`~peftlab.grading.cells` and
   :mod:`~peftlab.grading.kernel_manager`;
 * :mod:`~peftlab.grading.sandbox`: the launcher of the sandboxed grading kernel;
-* :mod:`~peftlab.grading.gradebook`: the repair of a gradebook left half-built;
+* :mod:`~peftlab.grading.gradebook`: the gradebook's URL and the repair of one left half-built;
+* :mod:`~peftlab.grading.exchange`: the nbgrader exchange students fetch from and submit to;
+* :mod:`~peftlab.grading.fanout`: grading students in parallel on Dask distributed;
 * :mod:`~peftlab.grading.cli` and :mod:`~peftlab.grading.commands`: ``peftlab course``, one verb
   per module, on top of :mod:`~peftlab.grading.intake`, :mod:`~peftlab.grading.rejection`,
   :mod:`~peftlab.grading.hook`, :mod:`~peftlab.grading.driver` and
