@@ -25,10 +25,13 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from peftlab.grading.exchange import configured_exchange
 from peftlab.grading.gradebook import finish_half_built
 from peftlab.grading.hook import mark_graded
 from peftlab.grading.names import (
+    CELL_TIMEOUT_S,
     COURSE_ID,
+    KERNEL_STARTUP_S,
     RELEASE_FOLDER,
     SOURCE_FOLDER,
     CourseLayout,
@@ -59,13 +62,17 @@ c.CourseDirectory.solution_directory = work_folder("solution")
 c.CourseDirectory.db_url = COURSE.gradebook_url
 c.GenerateAssignment.create_assignment = True
 COURSE.gradebook.parent.mkdir(exist_ok=True)  # sqlite does not create folders
-finish_half_built(COURSE.gradebook)  # left by a run that could not find `alembic`
+finish_half_built(COURSE.gradebook_url)  # SQLite left by a run that could not find `alembic`
+
+# The exchange students fetch from and submit to: $PEFTLAB_EXCHANGE, else nbgrader's default
+# /usr/local/share/nbgrader/exchange; made here (mode 1777) when missing and this user can.
+c.Exchange.root = configured_exchange()
 
 # Kernels: 30 s per cell, interrupted then restarted if stuck. `nbgrader validate` (and the
 # Validate button) runs the notebook's own kernel; autograding (GuardedExecute) always runs the
 # sandboxed grading kernel (peftlab.grading.sandbox), which no launcher lists.
-c.Execute.timeout = 30
-c.Execute.startup_timeout = 60
+c.Execute.timeout = CELL_TIMEOUT_S
+c.Execute.startup_timeout = KERNEL_STARTUP_S
 c.Execute.interrupt_on_timeout = True
 c.Execute.iopub_timeout = 5
 c.Execute.raise_on_iopub_timeout = True

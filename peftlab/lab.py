@@ -64,8 +64,21 @@ def student_workdir(workdir: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def working_copy(workdir: Path, release: Path | None = None) -> tuple[Path, str]:
+def released_in_exchange() -> Path | None:
+    """The exchange's release of lab2 (``<exchange>/peftlab/outbound/lab2``), if the course has one."""
+    from peftlab.grading.exchange import exchange_root
+    from peftlab.grading.names import COURSE_ID
+
+    outbound = exchange_root() / COURSE_ID / "outbound" / ASSIGNMENT
+    return outbound if outbound.is_dir() else None
+
+
+def working_copy(workdir: Path, release: Path | None = None,
+                 exchange: Path | None = None) -> tuple[Path, str]:
     """Make ``workdir/lab2`` a copy of the release the first time; never touch it afterwards.
+
+    Where the instructor released lab2 through an nbgrader exchange (``exchange``), no copy is
+    made: the student fetches it in the Assignment List, which puts it in the same place.
 
     Returns:
         The working copy and one line saying what was done.
@@ -74,6 +87,10 @@ def working_copy(workdir: Path, release: Path | None = None) -> tuple[Path, str]
     copy = workdir / ASSIGNMENT
     if copy.exists():
         return copy, f"your working copy: {copy} (kept as you left it)"
+    if exchange is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        return copy, (f"lab2 is released in the exchange {exchange.parents[2]}: fetch it in "
+                      f"Nbgrader > Assignment List (it lands in {copy})")
     if not release.is_dir():
         raise PeftlabError(f"no release at {release}: the instructor generates it with "
                            f"'peftlab course generate'")
@@ -108,7 +125,7 @@ def student_launch(workdir=None, profile: str | None = None, port: int | None = 
         raise PeftlabError(f"unknown profile '{profile}': choose one of "
                            f"{', '.join(p for p in PROFILES if p != 'grade')}")
     root = student_workdir(workdir)
-    copy, note = working_copy(root)
+    copy, note = working_copy(root, exchange=released_in_exchange())
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     port = port or free_port()
     env = _base_env(token)
@@ -124,12 +141,12 @@ def student_launch(workdir=None, profile: str | None = None, port: int | None = 
 
 def instructor_launch(root=None, port: int | None = None, open_browser: bool = True) -> Launch:
     """The instructor's JupyterLab at the course root, with Formgrader."""
-    from peftlab.grading.names import CONFIG_FILE, course_root
+    from peftlab.grading.names import CONFIG_FILE, ROOT_VARIABLE, course_root
 
     root = Path(root).resolve() if root else course_root().resolve()
     if not (root / CONFIG_FILE).is_file():
         raise PeftlabError(f"{root} has no {CONFIG_FILE}: start it from the course root or set "
-                           f"PEFTLAB_COURSE_ROOT")
+                           f"{ROOT_VARIABLE}")
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     port = port or free_port()
     env = _base_env(token)

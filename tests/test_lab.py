@@ -41,9 +41,20 @@ def test_working_copy_is_made_once_and_kept(tmp_path):
     assert (copy / "01.ipynb").read_text() == "my answers" and "kept" in note
 
 
+def test_no_copy_where_the_exchange_holds_the_release(tmp_path, monkeypatch):
+    """Where lab2 is released in the exchange, is the student sent to fetch it instead?"""
+    outbound = tmp_path / "exchange" / "peftlab" / "outbound" / "lab2"
+    outbound.mkdir(parents=True)
+    monkeypatch.setenv("PEFTLAB_EXCHANGE", str(tmp_path / "exchange"))
+    launch = student_launch(tmp_path / "w", port=8999, open_browser=False)
+    assert not (tmp_path / "w" / "lab2").exists()
+    assert "Assignment List" in launch.notes[0]
+
+
 def test_student_launch_is_student_only(tmp_path, monkeypatch):
     """Does the student's JupyterLab get the profile, loopback and the student-only settings?"""
     monkeypatch.delenv("PEFTLAB_PROFILE", raising=False)
+    monkeypatch.setenv("PEFTLAB_EXCHANGE", str(tmp_path / "no-exchange"))
     launch = student_launch(tmp_path / "w", profile="smoke", port=8999, open_browser=False)
     assert launch.env["PEFTLAB_PROFILE"] == "smoke"
     assert launch.env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(STUDENT_CONFIG)
@@ -107,7 +118,8 @@ def _env_without_venv() -> dict:
 def test_student_server_has_no_instructor_tools(tmp_path):
     """Does the student's JupyterLab serve the lab and Validate, but no Formgrader?"""
     argv = [str(BIN / "peftlab"), "lab", "--workdir", str(tmp_path / "w"), "--no-browser"]
-    process, url, log = _serve(argv, _env_without_venv(), tmp_path)
+    env = dict(_env_without_venv(), PEFTLAB_EXCHANGE=str(tmp_path / "exchange"))
+    process, url, log = _serve(argv, env, tmp_path)
     try:
         assert _status(url, "/lab/tree/lab2") == 200
         assert _status(url, "/formgrader") == 404, log.read_text()[-1000:]

@@ -25,6 +25,24 @@ ROOT_VARIABLE = "PEFTLAB_COURSE_ROOT"
 CONFIG_FILE = "nbgrader_config.py"
 WORK_FOLDER = "course"
 GRADEBOOK_FILE = "gradebook.db"
+# The gradebook as an SQLAlchemy URL: $PEFTLAB_GRADEBOOK_URL (PostgreSQL, say, for a class graded
+# from many machines: postgresql://user:password@host/db), else SQLite under the course root.
+GRADEBOOK_URL_VARIABLE = "PEFTLAB_GRADEBOOK_URL"
+SQLITE_URL_PREFIX = "sqlite:///"
+# Seconds an SQLite writer waits for another's lock before giving up with "database is locked":
+# parallel graders each write one student's grades at the end of a run, well under a second.
+SQLITE_BUSY_TIMEOUT_S = 60
+# The nbgrader exchange, the shared folder releases, submissions and feedback pass through:
+# $PEFTLAB_EXCHANGE, else nbgrader's own default, which a plain nbgrader on the same machine (a
+# student's Assignment List with no configuration at all) also uses. It must be writable by every
+# user, with the sticky bit so nobody deletes what another put there (mode 1777, like /tmp).
+EXCHANGE_VARIABLE = "PEFTLAB_EXCHANGE"
+DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
+EXCHANGE_MODE = 0o1777
+# Kernel limits of nbgrader's Execute, for grading and for a student's Validate alike: seconds a
+# cell may run, and seconds a kernel may take to start (importing torch and peft takes ~9 s).
+CELL_TIMEOUT_S = 30
+KERNEL_STARTUP_S = 60
 
 
 def work_folder(name: str) -> str:
@@ -55,12 +73,19 @@ class CourseLayout:
 
     @property
     def gradebook(self) -> Path:
-        return self.root / WORK_FOLDER / GRADEBOOK_FILE
+        """The SQLite gradebook: ``course/gradebook.db``, or the file ``$PEFTLAB_GRADEBOOK_URL``
+        names. A server gradebook (PostgreSQL) has no file: then the default path, never made."""
+        return sqlite_file(self.gradebook_url) or self.root / WORK_FOLDER / GRADEBOOK_FILE
 
     @property
     def gradebook_url(self) -> str:
-        """The gradebook as nbgrader's ``db_url`` (SQLite)."""
-        return f"sqlite:///{self.gradebook}"
+        """The gradebook as nbgrader's ``db_url``: ``$PEFTLAB_GRADEBOOK_URL``, else SQLite under
+        ``course/``; an SQLite URL gets a busy timeout unless it names one."""
+        default = f"{SQLITE_URL_PREFIX}{self.root / WORK_FOLDER / GRADEBOOK_FILE}"
+        url = os.environ.get(GRADEBOOK_URL_VARIABLE) or default
+        if sqlite_file(url) is None or "timeout=" in url:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}timeout={SQLITE_BUSY_TIMEOUT_S}"
 
     def work(self, name: str) -> Path:
         """``course/<name>``: submitted, autograded, feedback, rejected, logs..."""
@@ -69,6 +94,13 @@ class CourseLayout:
     def student(self, name: str, student: str) -> Path:
         """``course/<name>/<student>/lab2``, one student's folder of the assignment."""
         return self.work(name) / student / ASSIGNMENT
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite gradebook URL (``sqlite:///PATH[?query]``); None for other URLs."""
+    if not url.startswith(SQLITE_URL_PREFIX):
+        return None
+    return Path(url.removeprefix(SQLITE_URL_PREFIX).split("?", 1)[0])
 
 
 def course_root() -> Path:
