@@ -5,12 +5,14 @@ commands add what nbgrader leaves to the instructor::
 
     peftlab course generate                   # solutions/lab2 -> labs/lab2 (+ gradebook entries)
     peftlab course autograde [--submissions DIR] [--student S] [--timeout SECONDS] [--force]
+                             [--workers N | --scheduler ADDRESS]   # in parallel on Dask
     peftlab course feedback                   # course/feedback/<student>/lab2/*.html
     peftlab course export --csv FILE          # one row per student, one column per exercise
     peftlab course status                     # who submitted, who is graded, with what score
 
-The course root is ``$PEFTLAB_COURSE_ROOT``, else this checkout. A mistake the user can fix ends
-in one line on stderr and exit status 2.
+The course root is ``$PEFTLAB_COURSE_ROOT``, else this checkout; the gradebook
+``$PEFTLAB_GRADEBOOK_URL``, else SQLite under ``course/``. A mistake the user can fix ends in one
+line on stderr and exit status 2.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,15 +14,25 @@ from peftlab.grading.names import ASSIGNMENT, layout
 from peftlab.paths import path_with_interpreter
 
 
-def nbgrader(args: list[str], log: Path, timeout: float | None = None) -> int:
+def nbgrader(
+    args: list[str], log: Path, timeout: float | None = None, die_with_caller: bool = False
+) -> int:
     """Run ``nbgrader ARGS`` from the course root, its output going to ``log``.
+
+    Args:
+        die_with_caller: kill nbgrader (and so its kernels) when the calling thread's process
+            dies, even by SIGKILL (``setpriv --pdeathsig``), so that a grading worker killed
+            mid-student leaves no orphan grading that student while another worker re-grades.
 
     Returns:
         nbgrader's exit status, or 124 when it ran past ``timeout`` seconds and was stopped.
     """
     root = layout().root
     env = dict(os.environ, HF_HUB_OFFLINE="1", PATH=path_with_interpreter())
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    guard = (
+        ["setpriv", "--pdeathsig", "KILL"] if die_with_caller and shutil.which("setpriv") else []
+    )
+    cmd = [*guard, sys.executable, "-m", "nbgrader", *args]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         try:

@@ -351,9 +351,34 @@ def main(argv: list[str]) -> int:
 
     # Stay the parent so the scratch copy is removed once the kernel is gone.
     try:
-        return subprocess.call(cmd)
+        sandboxed = subprocess.Popen(cmd)
+        _exit_with_parent(sandboxed)
+        return sandboxed.wait()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _exit_with_parent(sandboxed, every: float = 1.0) -> None:
+    """Stop the sandbox when this launcher's parent (the grader) is gone.
+
+    A grader killed mid-student (a Dask worker lost with its nbgrader) would otherwise leave its
+    kernel running, a hanging submission spinning forever. bwrap's ``--die-with-parent`` takes
+    the kernel down with bwrap. A watching thread, not ``PR_SET_PDEATHSIG``: that signal fires
+    when the *thread* that started this process ends, which a kernel manager's worker thread may.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while sandboxed.poll() is None:
+            if os.getppid() != parent:
+                sandboxed.kill()
+                return
+            time.sleep(every)
+
+    threading.Thread(target=watch, name="watch-grader", daemon=True).start()
 
 
 if __name__ == "__main__":

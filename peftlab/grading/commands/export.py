@@ -7,8 +7,9 @@ import csv
 from pathlib import Path
 
 from peftlab.grading.errors import CourseError
+from peftlab.grading.gradebook import holds_assignment
 from peftlab.grading.intake import submitted_students
-from peftlab.grading.names import layout
+from peftlab.grading.names import ASSIGNMENT, layout
 from peftlab.grading.reports import scores
 
 HELP = "export grades"
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
 def export(csv_path: Path) -> None:
     """Write one CSV row per graded student: total and points per exercise."""
-    if not layout().gradebook.exists():
+    if not holds_assignment(layout().gradebook_url, ASSIGNMENT):
         raise CourseError("no gradebook yet: run `peftlab course generate` and `autograde` first")
     exercises, table = scores(submitted_students())
     with open(csv_path, "w", newline="") as f:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from peftlab.grading.gradebook import holds_assignment
 from peftlab.grading.hook import is_graded
 from peftlab.grading.intake import submitted_students
-from peftlab.grading.names import layout
+from peftlab.grading.names import ASSIGNMENT, layout
 from peftlab.grading.reports import scores
 
 HELP = "show submitted and graded students"
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if not students:
         print(f"no submissions in {course.work('submitted')}")
         return 0
-    graded = scores(students)[1] if course.gradebook.exists() else {}
+    graded = scores(students)[1] if holds_assignment(course.gradebook_url, ASSIGNMENT) else {}
     for student in students:
         count = len(list(course.student("submitted", student).glob("*.ipynb")))
         rejected = len(list(course.student("rejected", student).glob("*.ipynb")))
