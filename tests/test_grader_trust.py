@@ -1,38 +1,38 @@
 """Can a hostile or broken submission raise its score, read the answers or stop the batch?
 
 One real ``peftlab course autograde`` run (5 s per cell) grades the corpus in
-``tests/files/hostile/`` (built by ``tests/files/hostile/build.py`` from the released quiz, 10
-points, 2 per question) in a scratch course whose only notebook is the quiz. Every case states its
-expected points per question below. Cases marked "sandbox" assume the bubblewrap sandbox is on;
+``tests/files/hostile/`` (built by ``tests/files/hostile/build.py`` from the released quiz: ten
+questions, each graded part by part) in a scratch course whose only notebook is the quiz. Every case
+states its expected points per question below ("all": every point; "Q2 0": every point but Q2's). Cases marked "sandbox" assume the bubblewrap sandbox is on;
 without it they are skipped.
 
 | case                    | what the submission does                                   | expected |
 |-------------------------|------------------------------------------------------------|----------|
-| correct                 | right answers                                              | 10       |
-| zipped                  | right answers, as ``zipped.zip`` holding ``lab2/``         | 10       |
+| correct                 | right answers                                              | all      |
+| zipped                  | right answers, as ``zipped.zip`` holding ``lab2/``         | all      |
 | unanswered              | the release, untouched                                     | 0        |
-| loop_forever            | ``while True: pass`` in the Q2 answer                      | 8 (Q2 0) |
-| loop_ignores_interrupt  | a loop that swallows KeyboardInterrupt in Q2 (restart)     | 8 (Q2 0) |
-| os_exit                 | ``os._exit(1)`` in Q3 (kernel dies, restarted, replayed)   | 8 (Q3 0) |
-| os_exit_dependency      | Q2 dies after defining ``base``; Q3 uses ``base``          | 6        |
-| memory_bomb             | allocates 64 GiB in Q4 (memory cap)                        | 8 (Q4 0) |
-| deleted_test_cell       | Q1 wrong, Q1 test cell deleted                             | 8 (Q1 0) |
-| edited_test_cell        | Q1 wrong, Q1 test cell replaced by ``pass``                | 8 (Q1 0) |
-| edited_points           | Q1 wrong, points set to 100/50 in metadata                 | 8 of 10  |
-| repointed_test_cell     | Q1 wrong, real test renamed, fake ``pass`` cell takes id   | 8 (Q1 0) |
+| loop_forever            | ``while True: pass`` in the Q2 answer                      | Q2 0     |
+| loop_ignores_interrupt  | a loop that swallows KeyboardInterrupt in Q2 (restart)     | Q2 0     |
+| os_exit                 | ``os._exit(1)`` in Q3 (kernel dies, restarted, replayed)   | Q3 0     |
+| os_exit_dependency      | Q2 dies after defining ``base``; Q3 uses ``base``          | Q2, Q3 0 |
+| memory_bomb             | allocates 64 GiB in Q4 (memory cap)                        | Q4 0     |
+| deleted_test_cell       | Q1 wrong, a Q1 test cell deleted                           | Q1 0     |
+| edited_test_cell        | Q1 wrong, a Q1 test cell replaced by ``pass``              | Q1 0     |
+| edited_points           | Q1 wrong, points set to 100/50 in metadata                 | Q1 0     |
+| repointed_test_cell     | Q1 wrong, real test renamed, fake ``pass`` cell takes id   | Q1 0     |
 | always_equal_answers    | answers are str subclasses whose ``==`` is always True     | 0        |
 | patched_helpers         | wrong answers, ``peftlab.grading`` helpers replaced        | 0        |
 | patched_showtraceback   | wrong answers, IPython's showtraceback silenced            | 0        |
 | swallow_errors          | wrong answers, input transformer wraps cells in try/except | 0        |
 | system_exit             | wrong answers, helpers raise SystemExit, ``raise SystemExit``| 0      |
 | huge_output             | 10 MB on stdout and stderr per answer cell, wrong answers  | 0        |
-| wrong_kernelspec        | right answers, kernelspec "ir" (the grader ignores it)     | 10       |
+| wrong_kernelspec        | right answers, kernelspec "ir" (the grader ignores it)     | all      |
 | empty_notebook          | a valid notebook with no cells                             | 0        |
 | empty_file              | 0 bytes (set aside in course/rejected)                     | 0        |
 | corrupted_json          | truncated JSON (set aside in course/rejected)              | 0        |
 | snoop_and_tamper        | looks for solutions/hidden tests/gradebook, writes to them | 0 (sandbox) |
 
-Besides the points: the batch grades every case, the gradebook keeps ``correct`` at 10 after
+Besides the points: the batch grades every case, the gradebook keeps ``correct`` at full marks after
 ``snoop_and_tamper`` ran, a second run skips everyone (idempotent), and the feedback HTML shows
 no hidden test source.
 """
@@ -52,8 +52,23 @@ from peftlab.grading.names import CourseLayout
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).resolve().parent / "files" / "hostile"
 QUIZ = ROOT / "solutions" / "lab2" / "06_quiz.ipynb"
-Q = ("q1", "q2", "q3", "q4", "q5")
-ALL, NONE = dict.fromkeys(Q, 2), dict.fromkeys(Q, 0)
+
+
+def question_points() -> dict[str, float]:
+    """Points per question of the quiz (``q1``...), summed over its test cells (``q1-tests-*``)."""
+    import nbformat
+
+    totals: dict[str, float] = {}
+    for cell in nbformat.read(QUIZ, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            question = meta["grade_id"].split("-tests")[0]
+            totals[question] = totals.get(question, 0) + meta["points"]
+    return totals
+
+
+ALL = question_points()
+NONE = dict.fromkeys(ALL, 0)
 
 
 def but(**zeroed) -> dict[str, int]:
@@ -108,15 +123,17 @@ def graded(tmp_path_factory):
 
 
 def points(root: Path) -> dict[str, dict[str, float]]:
+    """Points per student and question (the scores of a question's test cells added up)."""
     from nbgrader.api import Gradebook
 
+    table: dict[str, dict[str, float]] = {}
     with Gradebook(CourseLayout(root).gradebook_url) as gb:
-        return {
-            s.student.id: {
-                g.name.removesuffix("-tests"): g.score for nb in s.notebooks for g in nb.grades
-            }
-            for s in gb.find_assignment("lab2").submissions
-        }
+        for sub in gb.find_assignment("lab2").submissions:
+            row = table.setdefault(sub.student.id, {})
+            for grade in (g for nb in sub.notebooks for g in nb.grades):
+                question = grade.name.split("-tests")[0]
+                row[question] = row.get(question, 0) + grade.score
+    return table
 
 
 def test_batch_grades_every_case(graded):

@@ -1,4 +1,5 @@
-"""Build the hostile-submission corpus from the released quiz: ``python tests/files/hostile/build.py``.
+"""Build the hostile-submission corpus from the released quiz: ``python tests/files/hostile/build.py``
+(or ``... build.py RELEASE.ipynb`` to build it from another release of the quiz).
 
 Each case is a folder ``<case>/06_quiz.ipynb`` (a student's submission for the quiz). The expected
 outcomes are in ``tests/test_grader_trust.py``. Run this again after changing the quiz.
@@ -16,18 +17,30 @@ HERE = Path(__file__).resolve().parent
 RELEASE = HERE.parents[2] / "labs" / "lab2" / "06_quiz.ipynb"
 
 RIGHT = {
-    "q1": 'q1 = {"lora": "b", "prompt_tuning": "c", "bitfit": "a", "prefix_tuning": "c"}',
-    "q2": "q2_params = 4608\nq2_scaling = 4.0",
-    "q3": 'q3 = "b"\nq3_params = 10240',
-    "q4": 'q4_gb = 32\nq4_forgetting = "b"',
-    "q5": 'q5_rouge = {"rouge1": "a", "rouge2": "b", "rougeL": "c"}\nq5_merge = "b"',
+    "q1": 'q1 = {"lora": "b", "prompt_tuning": "c", "bitfit": "a", "prefix_tuning": "c", '
+    '"adapters": "c"}',
+    "q2": 'q2_params = 4608\nq2_scaling = 4.0\nq2_trained = "b"',
+    "q3": 'q3 = "b"\nq3_params = 10240\nq3_scale = "c"',
+    "q4": 'q4_fp32_gb = 24\nq4_gb = 32\nq4_lora = "b"\nq4_forgetting = "b"',
+    "q5": 'q5_rouge = {"rouge1": "a", "rouge2": "b", "rougeL": "c"}\nq5_bleu = "b"\nq5_merge = "b"',
+    "q6": 'q6 = "b"\nq6_cost = "b"',
+    "q7": 'q7 = "c"\nq7_data = "b"',
+    "q8": 'q8 = "a"\nq8_fix = "b"',
+    "q9": 'q9 = "b"\nq9_tokens = 20',
+    "q10": 'q10 = "b"\nq10_smallest = "b"',
 }
-WRONG = {
-    "q1": 'q1 = {"lora": "c", "prompt_tuning": "c", "bitfit": "a", "prefix_tuning": "c"}',
-    "q2": "q2_params = 8 * 512 * 64\nq2_scaling = 8 / 32",
-    "q3": 'q3 = "a"\nq3_params = 20',
-    "q4": 'q4_gb = 2\nq4_forgetting = "c"',
-    "q5": 'q5_rouge = {"rouge1": "b", "rouge2": "a", "rougeL": "c"}\nq5_merge = "a"',
+WRONG = {  # wrong in every part
+    "q1": 'q1 = {"lora": "c", "prompt_tuning": "a", "bitfit": "b", "prefix_tuning": "c", '
+    '"adapters": "a"}',
+    "q2": 'q2_params = 8 * 512 * 64\nq2_scaling = 8 / 32\nq2_trained = "c"',
+    "q3": 'q3 = "a"\nq3_params = 20\nq3_scale = "a"',
+    "q4": 'q4_fp32_gb = 4\nq4_gb = 2\nq4_lora = "d"\nq4_forgetting = "c"',
+    "q5": 'q5_rouge = {"rouge1": "b", "rouge2": "a", "rougeL": "c"}\nq5_bleu = "a"\nq5_merge = "a"',
+    "q6": 'q6 = "a"\nq6_cost = "a"',
+    "q7": 'q7 = "a"\nq7_data = "a"',
+    "q8": 'q8 = "b"\nq8_fix = "a"',
+    "q9": 'q9 = "a"\nq9_tokens = 1',
+    "q10": 'q10 = "c"\nq10_smallest = "c"',
 }
 ALWAYS_EQUAL = """class Yes(str):
     def __eq__(self, other):
@@ -157,7 +170,7 @@ CASES = {
     "os_exit": answers(q3="import os\nos._exit(1)\n" + RIGHT["q3"]),
     "os_exit_dependency": answers(
         q2="base = 8\nimport os\nos._exit(0)\n" + RIGHT["q2"],
-        q3='q3 = "b"\nq3_params = base * 1280',
+        q3='q3_params = base * 1280\nq3 = "b"\nq3_scale = "c"',
     ),
     "memory_bomb": answers(q4="hog = bytearray(64 * 2**30)\n" + RIGHT["q4"]),
     "deleted_test_cell": (answers(q1=WRONG["q1"]), _delete("q1-tests")),
@@ -200,8 +213,8 @@ CASES = {
 }
 
 
-def main() -> None:
-    release = nbformat.read(RELEASE, as_version=4)
+def main(release_path: Path = RELEASE) -> None:
+    release = nbformat.read(release_path, as_version=4)
     for case, spec in CASES.items():
         folder = HERE / case
         shutil.rmtree(folder, ignore_errors=True)
@@ -218,4 +231,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else RELEASE)

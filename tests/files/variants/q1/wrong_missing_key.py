@@ -1,2 +1,2 @@
 # ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
-q1 = {"lora": "b", "prompt_tuning": "c", "bitfit": "a"}
+q1 = {"lora": "b", "prompt_tuning": "c", "bitfit": "a", "prefix_tuning": "c"}

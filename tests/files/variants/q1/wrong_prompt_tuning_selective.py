@@ -1,2 +1,2 @@
 # ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
-q1 = {"lora": "b", "prompt_tuning": "a", "bitfit": "a", "prefix_tuning": "c"}
+q1 = {"lora": "b", "prompt_tuning": "a", "bitfit": "a", "prefix_tuning": "c", "adapters": "c"}

@@ -2,3 +2,4 @@
 d_out, d_in, r, alpha = 512, 64, 8, 32
 q2_params = r * (d_in + d_out)
 q2_scaling = float(alpha // r)
+q2_trained = "B".lower()

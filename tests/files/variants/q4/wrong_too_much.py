@@ -1,3 +1,5 @@
 # ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+q4_fp32_gb = 24
 q4_gb = 200
+q4_lora = "b"
 q4_forgetting = "b"

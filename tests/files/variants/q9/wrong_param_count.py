@@ -1,2 +1,3 @@
 # ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
-q1 = dict(zip(["bitfit", "lora", "prompt_tuning", "prefix_tuning"], "ABCC".lower()))
+q9 = "b"
+q9_tokens = 20 * 768

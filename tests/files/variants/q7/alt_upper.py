@@ -1,3 +1,3 @@
 # ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
-q4_gb = 2 * 12
-q4_forgetting = "b"
+q7 = "C".lower()
+q7_data = "b"
