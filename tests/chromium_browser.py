@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,6 +153,28 @@ def start_server(argv: list[str], env: dict, cwd: Path, log: Path) -> Server:
     server.stop()
     pytest.fail(f"JupyterLab did not answer within {SERVER_START_S} s; log {log}:\n"
                 f"{server.log_tail()}")
+
+
+@contextmanager
+def serving(argv: list[str], env: dict, cwd: Path, log: Path):
+    """:func:`start_server` for a ``with`` block (a module fixture's body); after it, the server
+    is stopped and must leave no process of its own behind."""
+    lab = start_server(argv, env, cwd, log)
+    try:
+        yield lab
+    finally:
+        leftovers = lab.stop()
+    assert not leftovers, f"processes left after JupyterLab ({argv[1]}) stopped: {leftovers}"
+
+
+@contextmanager
+def browsing():
+    """A :func:`chromium` browser for a ``with`` block; closed, its profile removed, after it."""
+    driver, profile = chromium()
+    try:
+        yield driver
+    finally:
+        quit_chromium(driver, profile)
 
 
 def chromium():

@@ -24,12 +24,11 @@ import pytest
 from chromium_browser import (
     Page,
     answer,
-    chromium,
+    browsing,
     menu,
     open_notebook,
-    quit_chromium,
     require_chromium,
-    start_server,
+    serving,
 )
 from test_course import scratch_course
 
@@ -69,10 +68,8 @@ def instructor(course):
     root, exchange, _ = course
     env = _env(exchange, "instructor-token", PEFTLAB_COURSE_ROOT=str(root))
     argv = [str(BIN / "peftlab"), "instructor", "--no-browser"]
-    lab = start_server(argv, env, root, root.parent / "instructor-server.log")
-    yield lab
-    leftovers = lab.stop()
-    assert not leftovers, f"processes left after the instructor's JupyterLab stopped: {leftovers}"
+    with serving(argv, env, root, root.parent / "instructor-server.log") as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +80,14 @@ def student(course):
             "--ServerApp.port_retries=0", "--no-browser"]
     if os.geteuid() == 0:
         argv.append("--allow-root")
-    lab = start_server(argv, env, home, home.parent / "student-server.log")
-    yield lab
-    leftovers = lab.stop()
-    assert not leftovers, f"processes left after the student's JupyterLab stopped: {leftovers}"
+    with serving(argv, env, home, home.parent / "student-server.log") as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def browser():
-    driver, profile = chromium()
-    yield driver
-    quit_chromium(driver, profile)
+    with browsing() as driver:
+        yield driver
 
 
 def _modal(page: Page, what: str, timeout: float = 120) -> str:

@@ -24,12 +24,11 @@ from chromium_browser import (
     Page,
     answer,
     artifacts_dir,
-    chromium,
+    browsing,
     close_dialog,
     open_notebook,
-    quit_chromium,
     require_chromium,
-    start_server,
+    serving,
 )
 
 from peftlab.paths import ASSIGNMENT, CHECKOUT, RELEASE_FOLDER, SOURCE_FOLDER
@@ -61,17 +60,14 @@ def server(workdir):
     env.pop("PEFTLAB_PROFILE", None)
     argv = [str(BIN / "peftlab"), "lab", "--workdir", str(workdir / "home"), "--profile", "smoke",
             "--no-browser"]
-    lab = start_server(argv, env, workdir, workdir / "student-server.log")
-    yield lab
-    leftovers = lab.stop()
-    assert not leftovers, f"processes left after the student's JupyterLab stopped: {leftovers}"
+    with serving(argv, env, workdir, workdir / "student-server.log") as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def browser():
-    driver, profile = chromium()
-    yield driver
-    quit_chromium(driver, profile)
+    with browsing() as driver:
+        yield driver
 
 
 @pytest.fixture
