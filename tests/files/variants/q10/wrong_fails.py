@@ -1,0 +1,3 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+q10 = "a"
+q10_smallest = "b"

@@ -1,0 +1,4 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+q5_rouge = {"rouge1": "a", "rouge2": "b", "rougeL": "c"}
+q5_bleu = "c"
+q5_merge = "b"

@@ -1,0 +1,2 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+q7, q7_data = "c", "b"

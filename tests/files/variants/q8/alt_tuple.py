@@ -1,0 +1,2 @@
+# ruff: noqa  (exercise variant: runs in a namespace prepared by tests/test_discrimination.py)
+q8, q8_fix = "a", "b"
