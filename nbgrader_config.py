@@ -31,6 +31,7 @@ from peftlab.grading.hook import mark_graded
 from peftlab.grading.names import (
     CELL_TIMEOUT_S,
     COURSE_ID,
+    IGNORED_FILES,
     KERNEL_STARTUP_S,
     RELEASE_FOLDER,
     SOURCE_FOLDER,
@@ -61,6 +62,7 @@ c.CourseDirectory.feedback_directory = work_folder("feedback")
 c.CourseDirectory.solution_directory = work_folder("solution")
 c.CourseDirectory.db_url = COURSE.gradebook_url
 c.GenerateAssignment.create_assignment = True
+c.CourseDirectory.ignore = list(IGNORED_FILES)  # no runs/ folders travel with the notebooks
 COURSE.gradebook.parent.mkdir(exist_ok=True)  # sqlite does not create folders
 finish_half_built(COURSE.gradebook_url)  # SQLite left by a run that could not find `alembic`
 

@@ -237,3 +237,41 @@ def test_wing_imports_run_down_the_layers():
         if target.startswith("peftlab.grading") and _layer(target) > _layer(module)
     ]
     assert not upward
+
+
+def test_graded_marker_reads_notebooks_only(tmp_path, monkeypatch):
+    """Is a student whose lab2 holds a ``runs/`` folder (results a notebook run left next to the
+    notebooks, submitted with them) still marked graded, and does only a notebook change count?"""
+    from peftlab.grading.hook import fingerprint, is_graded
+
+    monkeypatch.setenv(names.ROOT_VARIABLE, str(tmp_path))
+    course = names.layout()
+    course.config.write_text("c = get_config()\n")
+    for folder in (course.source, course.student("submitted", "ada")):
+        folder.mkdir(parents=True)
+        (folder / "01.ipynb").write_text("{}")
+        (folder / "runs" / "interactive").mkdir(parents=True)
+        (folder / "runs" / "interactive" / "results.json").write_text("{}")
+    before = fingerprint("ada")  # a folder among the files no longer stops it
+    (course.student("submitted", "ada") / "runs" / "interactive" / "more.json").write_text("[]")
+    (course.student("submitted", "ada") / "notes.txt").write_text("not graded")
+    assert fingerprint("ada") == before
+    course.student("autograded", "ada").mkdir(parents=True)  # nbgrader made it while grading
+    mark_graded("lab2", "*", [str(course.student("submitted", "ada") / "01.ipynb")])
+    assert is_graded("ada")
+    (course.student("submitted", "ada") / "01.ipynb").write_text('{"cells": []}')
+    assert not is_graded("ada")
+
+
+def test_runs_folders_do_not_travel(tmp_path, monkeypatch):
+    """Do generate, release, submit and collect leave the notebooks' runs/ folders behind, in the
+    instructor's config and in the student's?"""
+    from peftlab.lab import STUDENT_CONFIG
+
+    monkeypatch.setenv("PEFTLAB_EXCHANGE", str(tmp_path / "exchange"))
+    for folder in (ROOT, STUDENT_CONFIG):
+        copy = tmp_path / folder.name
+        copy.mkdir()
+        (copy / names.CONFIG_FILE).write_text((folder / names.CONFIG_FILE).read_text())
+        c = PyFileConfigLoader(names.CONFIG_FILE, path=str(copy)).load_config()
+        assert "runs" in c.CourseDirectory.ignore and ".ipynb_checkpoints" in c.CourseDirectory.ignore

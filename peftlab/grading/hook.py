@@ -16,15 +16,21 @@ _MARKER = ".peftlab-graded"
 
 
 def fingerprint(student: str) -> str:
-    """A digest of the student's files (submitted and rejected), the config and the source."""
+    """A digest of what grading reads: the student's notebooks (submitted and rejected), the
+    config and the source notebooks. Anything else in those folders (a ``runs/`` folder of results
+    that a notebook run left next to the notebooks, a submitted data file) does not count."""
     course = layout()
     digest = hashlib.sha256()
     for folder in (course.student("submitted", student), course.student("rejected", student)):
-        for path in sorted(folder.glob("*")):
+        for path in _notebooks(folder):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for path in [course.config, *sorted(course.source.glob("*"))]:
+    for path in [course.config, *_notebooks(course.source)]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.glob("*.ipynb") if path.is_file())
 
 
 def is_graded(student: str) -> bool:

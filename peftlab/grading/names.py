@@ -43,6 +43,10 @@ EXCHANGE_MODE = 0o1777
 # cell may run, and seconds a kernel may take to start (importing torch and peft takes ~9 s).
 CELL_TIMEOUT_S = 30
 KERNEL_STARTUP_S = 60
+# Files nbgrader must not copy between instructor, exchange and students (generate, release,
+# submit, collect): its own defaults, and the results and figures a notebook run writes next to the
+# notebooks (their out_dir is runs/interactive), which can be hundreds of MB of checkpoints.
+IGNORED_FILES = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "runs")
 
 
 def work_folder(name: str) -> str:

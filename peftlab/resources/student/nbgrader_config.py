@@ -12,7 +12,7 @@ course id, exchange and limits.
 """
 
 from peftlab.grading.exchange import configured_exchange
-from peftlab.grading.names import CELL_TIMEOUT_S, COURSE_ID, KERNEL_STARTUP_S
+from peftlab.grading.names import CELL_TIMEOUT_S, COURSE_ID, IGNORED_FILES, KERNEL_STARTUP_S
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -20,6 +20,7 @@ c.CourseDirectory.course_id = COURSE_ID
 # $PEFTLAB_EXCHANGE, else nbgrader's default folder (made, mode 1777, when missing and allowed).
 c.Exchange.root = configured_exchange()
 c.Exchange.path_includes_course = False  # fetch gives ./lab2, not ./peftlab/lab2
+c.CourseDirectory.ignore = list(IGNORED_FILES)  # submit leaves the notebooks' runs/ at home
 
 # Validate runs each notebook in a kernel of its own under the grading limits.
 c.Execute.timeout = CELL_TIMEOUT_S
