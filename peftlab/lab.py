@@ -111,29 +111,29 @@ def _jupyter(root: Path, port: int, token: str, open_browser: bool) -> list[str]
 
 
 def _base_env(token: str) -> dict:
-    env = dict(os.environ, PATH=path_with_interpreter(), JUPYTER_TOKEN=token)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    return env
+    return dict(os.environ, PATH=path_with_interpreter(), JUPYTER_TOKEN=token)
 
 
 def student_launch(workdir=None, profile: str | None = None, port: int | None = None,
                    open_browser: bool = True) -> Launch:
     """The student's JupyterLab: the working folder with its ``lab2/`` copy, student tools only."""
-    from peftlab.profiles import PROFILES
+    from peftlab.profiles import DEFAULT_PROFILE, PROFILE_VARIABLE, PROFILES
 
-    if profile is not None and profile not in PROFILES:
-        raise PeftlabError(f"unknown profile '{profile}': choose one of "
+    chosen = profile or os.environ.get(PROFILE_VARIABLE) or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        raise PeftlabError(f"unknown profile '{chosen}': choose one of "
                            f"{', '.join(p for p in PROFILES if p != 'grade')}")
     root = student_workdir(workdir)
     copy, note = working_copy(root, exchange=released_in_exchange())
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     port = port or free_port()
     env = _base_env(token)
-    config_path = [str(STUDENT_CONFIG), *filter(None, env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep))]
-    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config_path)
+    others = env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(STUDENT_CONFIG), *filter(None, others)])
     if profile:
-        env["PEFTLAB_PROFILE"] = profile
-    chosen = env.get("PEFTLAB_PROFILE") or "cpu"
+        env[PROFILE_VARIABLE] = profile
+    if PROFILES[chosen].data == "dialogsum-mini":  # offline profiles never ask the Hub
+        env.setdefault("HF_HUB_OFFLINE", "1")
     url = f"http://{HOST}:{port}/lab/tree/{ASSIGNMENT}?token={token}"
     notes = [note, f"profile {chosen} for every notebook (make lab PROFILE=smoke|cpu|gpu)"]
     return Launch(_jupyter(root, port, token, open_browser), env, root, url, notes)
@@ -150,6 +150,7 @@ def instructor_launch(root=None, port: int | None = None, open_browser: bool = T
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     port = port or free_port()
     env = _base_env(token)
+    env.setdefault("HF_HUB_OFFLINE", "1")  # Formgrader and Validate grade in the offline profile
     url = f"http://{HOST}:{port}/lab?token={token}"
     notes = [f"course root: {root} (Formgrader: menu Nbgrader > Formgrader)"]
     return Launch(_jupyter(root, port, token, open_browser), env, root, url, notes)

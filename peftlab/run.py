@@ -135,9 +135,13 @@ class Progress:
         here = sum(self.cells.get(k, 0.0) for k in pending[1:]) * scale
         if pending:
             here += max(0.0, self.cells.get(pending[0], 0.0) * scale - (now - self.cell_began))
-        later = self.notebooks[self.notebooks.index(self.notebook) + 1:]
-        run = here + sum(self.record[n].seconds for n in later if n in self.record) * scale
+        run = here + sum(self.record[n].seconds for n in self.later if n in self.record) * scale
         return here, run
+
+    @property
+    def later(self) -> list[str]:
+        """The notebooks of the run after this one."""
+        return self.notebooks[self.notebooks.index(self.notebook) + 1:]
 
     def line(self, now: float) -> str:
         """``peftlab run: 03_lora 7/17 cells, 2:10 elapsed, ETA ~6 min (run ~14 min)``."""
@@ -151,9 +155,8 @@ class Progress:
         if overrun is not None:
             text += (f" after this cell (running {_clock(now - self.cell_began)}, recorded "
                      f"{_clock(overrun)})")
-        later = self.notebooks[self.notebooks.index(self.notebook) + 1:]
-        if later:
-            unknown = [n for n in later if n not in self.record]
+        if self.later:
+            unknown = [n for n in self.later if n not in self.record]
             text += f" (run {timing_record.coarse(left[1])}{' + unrecorded' if unknown else ''})"
         return text
 

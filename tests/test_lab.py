@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from chromium_browser import serving
 from test_course import scratch_course
+from test_validate import _env_without_venv
 
 from peftlab.errors import PeftlabError
 from peftlab.lab import STUDENT_CONFIG, instructor_launch, student_launch, working_copy
@@ -57,12 +57,16 @@ def test_student_launch_is_student_only(tmp_path, monkeypatch):
     monkeypatch.setenv("PEFTLAB_EXCHANGE", str(tmp_path / "no-exchange"))
     launch = student_launch(tmp_path / "w", profile="smoke", port=8999, open_browser=False)
     assert launch.env["PEFTLAB_PROFILE"] == "smoke"
+    assert launch.env["HF_HUB_OFFLINE"] == "1"  # the smoke profile never asks the Hub
     assert launch.env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(STUDENT_CONFIG)
     assert "--ServerApp.ip=127.0.0.1" in launch.argv and "--no-browser" in launch.argv
     assert launch.url.startswith("http://127.0.0.1:8999/lab/tree/lab2?token=")
     assert (tmp_path / "w" / "lab2").is_dir()
     with pytest.raises(PeftlabError, match="unknown profile 'fast'"):
         student_launch(tmp_path / "w", profile="fast")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    gpu = student_launch(tmp_path / "w", profile="gpu", port=8999, open_browser=False)
+    assert "HF_HUB_OFFLINE" not in gpu.env  # FLAN-T5 and DialogSum come from the Hub
 
 
 def test_instructor_needs_a_course_root(tmp_path):
@@ -71,80 +75,47 @@ def test_instructor_needs_a_course_root(tmp_path):
         instructor_launch(tmp_path)
 
 
-def _serve(argv: list[str], env: dict, cwd: Path) -> tuple[subprocess.Popen, str, Path]:
-    """Start ``peftlab lab|instructor`` and wait until its JupyterLab answers; (process, URL, log)."""
-    log = cwd / "server.log"
-    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=open(log, "w"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        found = re.search(r"JupyterLab: (http://127\.0\.0\.1:\d+)/\S*token=(\w+)", log.read_text())
-        if found:
-            base, token = found.groups()
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
-                return process, f"{base}?token={token}", log
-            except (urllib.error.URLError, ConnectionError):
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    process.kill()
-    pytest.fail(f"JupyterLab did not start; its log: {log.read_text()[-2000:]}")
-
-
-def _status(url: str, path: str) -> int:
-    base, token = url.split("?")
+def _status(server, path: str) -> int:
+    """The HTTP status of ``path`` on the test's JupyterLab."""
     try:
-        with urllib.request.urlopen(f"{base}{path}?{token}", timeout=60) as response:
+        with urllib.request.urlopen(server.url(path), timeout=60) as response:
             return response.status
     except urllib.error.HTTPError as err:
         return err.code
 
 
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, 15)
-    process.wait(timeout=30)
-
-
-def _env_without_venv() -> dict:
-    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN]
-    env = dict(os.environ, PATH=os.pathsep.join(path) or "/usr/bin:/bin", HF_HUB_OFFLINE="1")
-    env.pop("VIRTUAL_ENV", None)
-    env.pop("JUPYTER_TOKEN", None)
-    return env
+def _printed_url(server) -> bool:
+    """Did the command print the loopback URL it serves, with its token, before starting?"""
+    port = server.base.rsplit(":", 1)[1]
+    return f"JupyterLab: http://127.0.0.1:{port}/" in server.log.read_text()
 
 
 def test_student_server_has_no_instructor_tools(tmp_path):
     """Does the student's JupyterLab serve the lab and Validate, but no Formgrader?"""
     argv = [str(BIN / "peftlab"), "lab", "--workdir", str(tmp_path / "w"), "--no-browser"]
-    env = dict(_env_without_venv(), PEFTLAB_EXCHANGE=str(tmp_path / "exchange"))
-    process, url, log = _serve(argv, env, tmp_path)
-    try:
-        assert _status(url, "/lab/tree/lab2") == 200
-        assert _status(url, "/formgrader") == 404, log.read_text()[-1000:]
-        text = log.read_text()
+    env = _env_without_venv(PEFTLAB_EXCHANGE=str(tmp_path / "exchange"))
+    with serving(argv, env, tmp_path, tmp_path / "server.log") as server:
+        assert _printed_url(server)
+        assert _status(server, "/lab/tree/lab2") == 200
+        assert _status(server, "/formgrader") == 404, server.log_tail()
+        text = server.log.read_text()
         assert "validate_assignment | extension was successfully loaded" in text
         loaded = re.findall(r"(\S+) \| extension was successfully loaded", text)
         assert "nbgrader.server_extensions.formgrader" not in loaded
         assert "nbgrader.server_extensions.course_list" not in loaded
-    finally:
-        _stop(process)
 
 
 def test_formgrader_works_on_first_open(tmp_path):
     """Does Formgrader open on a course without a gradebook, started as .venv/bin/peftlab?"""
     root = scratch_course(tmp_path, ["06_quiz.ipynb"])
-    env = dict(_env_without_venv(), PEFTLAB_COURSE_ROOT=str(root))
+    env = _env_without_venv(PEFTLAB_COURSE_ROOT=str(root))
     argv = [str(BIN / "peftlab"), "instructor", "--no-browser"]
-    process, url, log = _serve(argv, env, tmp_path)
-    try:
-        assert _status(url, "/formgrader") == 200, log.read_text()[-2000:]
+    with serving(argv, env, tmp_path, tmp_path / "server.log") as server:
+        assert _printed_url(server)
+        assert _status(server, "/formgrader") == 200, server.log_tail()
         # What the page asks for as it opens: the assignments, from a gradebook made on demand.
-        assert _status(url, "/formgrader/api/assignments") == 200, log.read_text()[-2000:]
+        assert _status(server, "/formgrader/api/assignments") == 200, server.log_tail()
         gradebook = root / "course" / "gradebook.db"
         with closing(sqlite3.connect(gradebook)) as db:
             assert db.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
-        assert "FileNotFoundError" not in log.read_text()
-    finally:
-        _stop(process)
+        assert "FileNotFoundError" not in server.log.read_text()
