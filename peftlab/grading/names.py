@@ -19,6 +19,9 @@ KERNEL_NAME = "peftlab-sandbox"
 # Each grading kernel's connection file and sockets live in a fresh folder with this prefix; the
 # sandbox refuses to hand any other folder to student code.
 PRIVATE_DIR_PREFIX = "peftlab-kernel-"
+# ... inside one folder per student and grader process, with this prefix: the kernels of one
+# student's notebooks share a pre-imported zygote (peftlab.grading.zygote), another student's never.
+STUDENT_DIR_PREFIX = "peftlab-student-"
 # The environment variable that points the course commands at another course root (tests use a
 # scratch copy).
 ROOT_VARIABLE = "PEFTLAB_COURSE_ROOT"

@@ -11,7 +11,9 @@ Validate button) runs the notebook's own kernel. Its kernelspec starts
       setpriv --reuid=nobody --regid=nogroup --clear-groups --nnp
         python -m ipykernel_launcher -f CONNECTION_FILE ...
 
-with rlimits set first: address space (``PEFTLAB_SANDBOX_MEM_GB``, default 6 GiB), file size
+(when the student's folder holds two or more notebooks, the kernel is instead forked from the
+student's pre-imported zygote, which runs in the same sandbox and drops each kernel to ``nobody``
+before any student code: :mod:`peftlab.grading.zygote`), with rlimits set first: address space (``PEFTLAB_SANDBOX_MEM_GB``, default 6 GiB), file size
 (1 GiB), open files, processes and no core dumps.
 
 What the student's code can see inside: the Python installation and the virtual environment
@@ -57,7 +59,8 @@ import os
 import shutil
 import sys
 
-from peftlab.grading.names import KERNEL_NAME, PRIVATE_DIR_PREFIX
+from peftlab.grading import zygote
+from peftlab.grading.names import KERNEL_NAME, PRIVATE_DIR_PREFIX, STUDENT_DIR_PREFIX
 from peftlab.paths import PACKAGE_DIR, hf_home, path_with_interpreter, peftlab_cache
 
 # This module, as `python -m` names it (also when it runs as __main__).
@@ -310,6 +313,46 @@ def bwrap_command(
     ]
 
 
+def zygote_command(zygote_argv: list[str], student_dir: str) -> list[str]:
+    """The ``bwrap ...`` command line of a student's zygote (:mod:`peftlab.grading.zygote`).
+
+    The same sandbox as a kernel's, except: the whole student folder (every kernel's private
+    folder and working copy, now and later) is mounted instead of one kernel's, and the zygote
+    stays root with only the capabilities it needs to hand each forked kernel to ``nobody``.
+    """
+    mounts = [*_ro_binds(_code_paths()), "--bind", student_dir, student_dir]
+    cmd = [
+        "bwrap",
+        *_root_layout(),
+        *_parent_dirs(mounts),
+        *mounts,
+        "--chdir",
+        student_dir,
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--hostname",
+        "sandbox",
+        "--cap-drop",
+        "ALL",
+    ]
+    for capability in zygote.CAPABILITIES:
+        cmd += ["--cap-add", capability]
+    cmd.append("--clearenv")
+    for key, value in sorted(_environment().items()):
+        cmd += ["--setenv", key, value]
+    return cmd + zygote_argv
+
+
+def _student_dir(connection_file: str) -> str | None:
+    """The per-student folder holding this kernel's private folder, if it is in one."""
+    folder = os.path.dirname(os.path.dirname(connection_file))
+    return folder if os.path.basename(folder).startswith(STUDENT_DIR_PREFIX) else None
+
+
 def _private_dir_problem(connection_file: str) -> str | None:
     """Why the connection file's directory may not be handed to the kernel, or ``None``."""
     folder = os.path.dirname(connection_file)
@@ -350,6 +393,17 @@ def main(argv: list[str]) -> int:
     import subprocess
 
     # Stay the parent so the scratch copy is removed once the kernel is gone.
+    student_dir = _student_dir(connection_file)
+    if student_dir is not None and zygote.wanted(cwd):
+        try:
+            sandboxed = zygote_command(zygote.serve_argv(student_dir), student_dir)
+            return zygote.run_kernel(student_dir, connection_file, workdir, extra, os.getppid(),
+                                     sandboxed)
+        except RuntimeError as err:
+            print(f"peftlab sandbox: {err}", file=sys.stderr)
+            return 1
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     try:
         sandboxed = subprocess.Popen(cmd)
         _exit_with_parent(sandboxed)
