@@ -13,7 +13,7 @@ import sys
 
 from peftlab.data import MAX_LENGTH
 from peftlab.errors import PeftlabError
-from peftlab.methods import METHODS
+from peftlab.methods import METHODS, get_method
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model with a PEFT method")
     p.add_argument("--model", required=True, help="model name or folder (see 'peftlab doctor')")
-    p.add_argument("--method", required=True, choices=list(METHODS))
+    p.add_argument("--method", required=True, choices=list(METHODS), type=_method_name)
     p.add_argument("--data", default="dialogsum-mini", help="anything load_dialogsum takes")
     p.add_argument("--task", default="summary", choices=("summary", "topic"))
     p.add_argument("--max-steps", type=int, default=None)
@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("course", help="nbgrader course: generate, autograde, feedback, export, status",
                    add_help=False)
     return parser
+
+
+def _method_name(name: str) -> str:
+    """``--method``'s value, checked against the registry: an old name (``bitfit``) gets the line
+    naming the new one, not only argparse's list of choices."""
+    try:
+        get_method(name)
+    except PeftlabError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
 
 
 def _value(text: str):

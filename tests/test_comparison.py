@@ -69,7 +69,7 @@ def test_report_pairs_methods_scored_on_the_same_dialogues(tmp_path):
 def test_every_profile_compares_methods_at_equal_budgets(name):
     """Does every compared method get the same steps, examples and test dialogues?"""
     profile = PROFILES[name]
-    assert set(COMPARED_METHODS) == {"full", "bitfit", "lora", "prompt", "prefix"}
+    assert set(COMPARED_METHODS) == {"full", "ln_tuning", "lora", "prompt", "prefix"}
     assert profile.method_steps > 0 and profile.eval_limit
     # every method trains on the same rows: one pass over train_limit examples at most
     if profile.train_limit is not None:
@@ -82,5 +82,5 @@ def test_every_profile_compares_methods_at_equal_budgets(name):
 def test_profiles_have_one_budget_field():
     """Is there no per-method step or evaluation field left to drift apart?"""
     fields = {f.name for f in dataclasses.fields(PROFILES["cpu"])}
-    assert not fields & {"full_steps", "bitfit_steps", "prompt_steps", "prefix_steps",
+    assert not fields & {"full_steps", "ln_tuning_steps", "prompt_steps", "prefix_steps",
                          "lora_max_steps", "lora_epochs", "method_eval_limit"}

@@ -23,7 +23,7 @@ TRAINS = {
     "lora": lambda name: ".lora_A." in name or ".lora_B." in name,
     "prompt": lambda name: name.startswith("prompt_encoder."),
     "prefix": lambda name: name.startswith("prompt_encoder."),
-    "bitfit": lambda name: "norm" in name.rsplit(".", 2)[-2] and name.endswith(".weight"),
+    "ln_tuning": lambda name: ".ln_tuning_layers." in name,
 }
 ADAPTERS = ("lora", "prompt", "prefix")
 ATOL = 1e-4
@@ -149,22 +149,100 @@ def test_cli_method_choices_come_from_the_registry():
     assert list(method.choices) == list(METHODS)
 
 
-def test_bitfit_saves_only_what_it_trained(tiny_lab, tmp_path):
-    """Does a selective run save only its trained weights, and reload onto a fresh base to the
-    same logits?"""
+def _norm_weights(model) -> dict[str, torch.Tensor]:
+    """The weights of ``model``'s norm layers (T5LayerNorm, RMSNorm), by their plain names."""
+    return {f"{module_name}.{name}": param for module_name, module in model.named_modules()
+            if type(module).__name__.endswith("Norm")
+            for name, param in module.named_parameters(recurse=False)}
+
+
+def test_ln_tuning_trains_every_norm_weight_and_nothing_else(tiny_lab):
+    """Does LayerNorm tuning train exactly the base model's norm weights (peft's default targets
+    must reach every T5LayerNorm / RMSNorm: 12 of 64 on tiny-t5, 5 on the 2-layer Llama)?"""
+    norms = _norm_weights(tiny_lab.model)
+    expected = {"tiny-t5": 12 * 64, "tiny-llama": 5 * 64}[tiny_lab.name]
+    assert sum(p.numel() for p in norms.values()) == expected
+    model = apply_method(tiny_lab, "ln_tuning")
+    trained = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    assert count_parameters(model).trainable == expected
+    # each trained tensor is a copy of one norm weight: base.<name>.ln_tuning_layers.default.weight
+    plain = {name.removeprefix("base_model.model.").replace(".ln_tuning_layers.default", "")
+             for name in trained}
+    assert plain == set(norms)
+
+
+def test_ln_tuning_saves_only_what_it_trained(tiny_lab, tmp_path):
+    """Does a LayerNorm-tuning run save peft's adapter holding only the trained norm weights, and
+    reload onto a fresh base to the same logits?"""
+    from safetensors import safe_open
+
     batch = batch_for(tiny_lab)
-    apply_method(tiny_lab, "bitfit")
-    _perturb(tiny_lab.model, "norm", std=1.0)
+    apply_method(tiny_lab, "ln_tuning")
+    _perturb(tiny_lab.model, ".ln_tuning_layers.", std=1.0)
     expected = _logits(tiny_lab.model, batch)
-    trained = sum(p.numel() for p in tiny_lab.model.parameters() if p.requires_grad)
-    save_trained(tiny_lab, "bitfit", tmp_path)
+    trained = count_parameters(tiny_lab.model).trainable
+    save_trained(tiny_lab, "ln_tuning", tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
+    assert "adapter_model.safetensors" in names
     assert not names & {"model.safetensors", "pytorch_model.bin", "config.json"}
-    assert dir_size(tmp_path) < trained * 4 + 64_000  # the trained numbers, a header, peftlab.json
+    with safe_open(str(tmp_path / "adapter_model.safetensors"), "pt") as saved:
+        assert all(".ln_tuning_layers." in key for key in saved.keys())
+        assert sum(saved.get_tensor(key).numel() for key in saved.keys()) == trained
+    assert dir_size(tmp_path) < trained * 4 + 64_000  # the trained numbers, headers, README, json
     fresh = BUILDERS[tiny_lab.name]()
     assert not torch.allclose(_logits(fresh.model, batch), expected, atol=ATOL)
     reloaded = load_adapter(fresh, tmp_path)
     assert torch.allclose(_logits(reloaded.model, batch), expected, atol=ATOL)
+
+
+def test_bitfit_is_refused_with_the_new_name(tiny_t5, capsys):
+    """Do apply_method and `peftlab train --method bitfit` end in one line naming ln_tuning, and
+    leave the model as it was?"""
+    from peftlab.cli import main
+
+    with pytest.raises(PeftlabError) as err:
+        apply_method(tiny_t5, "bitfit")
+    assert "'ln_tuning'" in str(err.value) and "\n" not in str(err.value)
+    assert not getattr(tiny_t5.model, "peft_config", None)
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "tiny-t5", "--method", "bitfit"])
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "method 'bitfit' is renamed 'ln_tuning'" in last
+
+
+def _old_bitfit_run(lab, folder) -> None:
+    """A run folder as `peftlab train --method bitfit` wrote it: the norm weights by their plain
+    names in trained.safetensors, and peftlab.json naming the method bitfit."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({name: p.detach().contiguous() for name, p in _norm_weights(lab.model).items()},
+              str(folder / "trained.safetensors"))
+    (folder / METADATA_FILE).write_text(json.dumps(
+        {"method": "bitfit", "model": lab.name, "task": "summary", "adapter": None}))
+
+
+def test_a_run_saved_as_bitfit_still_loads(tiny_lab, tmp_path):
+    """Does a folder an older peftlab saved under the name bitfit reload its norm weights (a
+    fresh base differs), and does one from another model say so in one line?"""
+    batch = batch_for(tiny_lab)
+    _perturb(tiny_lab.model, "norm", std=1.0)
+    expected = _logits(tiny_lab.model, batch)
+    _old_bitfit_run(tiny_lab, tmp_path / "old")
+    fresh = BUILDERS[tiny_lab.name]()
+    assert not torch.allclose(_logits(fresh.model, batch), expected, atol=ATOL)
+    reloaded = load_adapter(fresh, tmp_path / "old")
+    assert reloaded.inputs is InputKind.TOKENS
+    assert torch.allclose(_logits(reloaded.model, batch), expected, atol=ATOL)
+
+    other = next(name for name in BUILDERS if name != tiny_lab.name)
+    _old_bitfit_run(BUILDERS[other](), tmp_path / "other")
+    with pytest.raises(PeftlabError, match="trained on another model") as err:
+        load_adapter(BUILDERS[tiny_lab.name](), tmp_path / "other")
+    assert "\n" not in str(err.value)
 
 
 def test_prompt_random_init_is_at_the_embeddings_scale(tiny_llama):

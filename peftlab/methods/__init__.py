@@ -24,15 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peftlab.errors import PeftlabError
-from peftlab.methods import bitfit, full, lora, prefix, prompt
+from peftlab.methods import full, ln_tuning, lora, prefix, prompt
+from peftlab.methods._count import ParameterCount, count_parameters
 from peftlab.models import LabModel
 
-METHODS = {"full": full, "lora": lora, "prompt": prompt, "prefix": prefix, "bitfit": bitfit}
+METHODS = {"full": full, "lora": lora, "prompt": prompt, "prefix": prefix, "ln_tuning": ln_tuning}
+# Old names of methods: given to train, they end in an error naming the new name; a run saved
+# under one still reloads (its module reads what the old name wrote).
+RENAMED = {ln_tuning.OLD_NAME: "ln_tuning"}
 METADATA_FILE = "peftlab.json"
 
 
 def get_method(name: str):
     """The module of method ``name``; a one-line PeftlabError naming the choices otherwise."""
+    if name in RENAMED:
+        raise PeftlabError(f"method '{name}' is renamed '{RENAMED[name]}' (it trains the norm "
+                           f"weights: T5 and Llama have no biases for BitFit to train): use "
+                           f"'{RENAMED[name]}'")
     if name not in METHODS:
         raise PeftlabError(f"unknown method '{name}': choose one of {', '.join(METHODS)}")
     return METHODS[name]
@@ -60,7 +68,7 @@ def apply_method(model, name: str, **overrides):
             gets the returned model as its ``.model`` (so ``summarize`` uses it), the method's
             ``INPUTS`` as its ``.inputs``, and passes its tokenizer to methods that need one
             (text-initialised prompt tuning).
-        name: ``full``, ``lora``, ``prompt``, ``prefix`` or ``bitfit``.
+        name: ``full``, ``lora``, ``prompt``, ``prefix`` or ``ln_tuning``.
         **overrides: fields of the method's config (e.g. ``r=8`` for LoRA).
 
     Returns:
@@ -103,37 +111,13 @@ class SavedRun:
             raise PeftlabError(f"{folder} holds no {METADATA_FILE}: give the --output folder of "
                                f"'peftlab train' (it writes the weights and {METADATA_FILE})")
         try:
-            return cls(**json.loads(path.read_text()))
+            fields = json.loads(path.read_text())
+            if isinstance(fields, dict) and fields.get("method") in RENAMED:  # an older run
+                fields["method"] = RENAMED[fields["method"]]
+            return cls(**fields)
         except (ValueError, TypeError) as err:
             raise PeftlabError(f"{path} is not a peftlab run record ({err}); train again to "
                                f"rewrite it") from None
-
-
-@dataclass(frozen=True)
-class ParameterCount:
-    """Trainable and total parameter counts (shared tensors counted once)."""
-
-    trainable: int
-    total: int
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.trainable / self.total if self.total else 0.0
-
-    def __str__(self) -> str:
-        return (f"trainable params: {self.trainable:,d} || all params: {self.total:,d} || "
-                f"trainable%: {self.percent:.4f}")
-
-
-def count_parameters(model) -> ParameterCount:
-    """Count trainable and total parameters of a model (a LabModel is unwrapped)."""
-    model = getattr(model, "model", model) if not hasattr(model, "parameters") else model
-    trainable = total = 0
-    for param in model.parameters():  # parameters() yields tied tensors once
-        total += param.numel()
-        if param.requires_grad:
-            trainable += param.numel()
-    return ParameterCount(trainable, total)
 
 
 def count_trainable(model) -> tuple[int, int, float]:
@@ -143,5 +127,5 @@ def count_trainable(model) -> tuple[int, int, float]:
     return counted.trainable, counted.total, counted.percent
 
 
-__all__ = ["METADATA_FILE", "METHODS", "ParameterCount", "SavedRun", "apply_method",
+__all__ = ["METADATA_FILE", "METHODS", "RENAMED", "ParameterCount", "SavedRun", "apply_method",
            "count_parameters", "count_trainable", "get_method", "method_config"]
