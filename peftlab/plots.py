@@ -53,19 +53,39 @@ def rouge_bars(rows: list, metric: str = "rouge1", path=None, title=None):
 
 def sweep_plot(points: list[dict], x: str, y: str = "rouge1", second: str | None = None, path=None,
                title=None, logx: bool = True):
-    """A sweep (e.g. LoRA rank or soft-prompt length) against a score, optionally a second axis."""
+    """A sweep (e.g. LoRA rank or soft-prompt length) against a score, optionally a second axis.
+
+    ``points`` may hold several rows per ``x`` (one per seed): each row is drawn as a dot, the
+    line joins the means, and a bar spans min..max at each ``x``, so a reader sees whether the
+    trend is larger than the spread across seeds. ``second`` is drawn as its mean per ``x``.
+    """
     fig, ax = _figure()
-    xs = [p[x] for p in points]
-    ax.plot(xs, [p[y] for p in points], marker="o", color="tab:blue", label=y)
+    xs = list(dict.fromkeys(p[x] for p in points))
+
+    def at(value, key):
+        return [p[key] for p in points if p[x] == value and p.get(key) is not None]
+
+    means = [sum(at(v, y)) / len(at(v, y)) for v in xs]
+    several = any(len(at(v, y)) > 1 for v in xs)
+    if several:
+        ax.scatter([p[x] for p in points], [p[y] for p in points], s=18, color="tab:blue",
+                   alpha=0.5, label=f"{y}, each seed")
+        ax.vlines(xs, [min(at(v, y)) for v in xs], [max(at(v, y)) for v in xs],
+                  color="tab:blue", alpha=0.4)
+    ax.plot(xs, means, marker="o", color="tab:blue", label=f"{y}, mean" if several else y)
     ax.set(xlabel=x, ylabel=y, title=title or f"{y} against {x}")
     if logx:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(v) for v in xs])
     if second:
         ax2 = ax.twinx()
-        ax2.plot(xs, [p[second] for p in points], marker="s", color="tab:orange", label=second)
+        values = [sum(at(v, second)) / len(at(v, second)) for v in xs]
+        ax2.plot(xs, values, marker="s", linestyle="--", color="tab:orange", label=second)
         ax2.set_ylabel(second)
-        if all(p[second] > 0 for p in points):
+        if all(v > 0 for v in values):
             ax2.set_yscale("log")
+    if several:
+        ax.legend(loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -102,4 +122,44 @@ def tradeoff_scatter(rows: list, x: str, y: str, path=None, title=None, logx: bo
     if logx:
         ax.set_xscale("log")
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def peft_map(shares: dict[str, float], path=None,
+             title="The three classes of PEFT, with the trainable share of each method"):
+    """The three classes of PEFT methods (Lialin et al. 2023) with the course's methods in them.
+
+    Args:
+        shares: the trainable share of the model, in percent, by method name as the results name
+            it (``{"lora": 1.4, "prompt": 0.009, ...}``): this run's own figures. A method of the
+            map without one reads "no share in this run"; names the map does not place
+            (``full``, ``zero-shot``) are left out.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    from peftlab.methods.taxonomy import CLASS_SUMMARIES, PEFT_CLASSES, PLACEMENTS, SOURCE
+
+    fig, ax = _figure(10.0, 4.6)
+    ax.set(xlim=(0, len(PEFT_CLASSES)), ylim=(-0.06, 1.0))
+    ax.set_title(title)
+    ax.set_axis_off()
+    for column, peft_class in enumerate(PEFT_CLASSES):
+        colour = f"C{column}"
+        ax.add_patch(FancyBboxPatch((column + 0.04, 0.04), 0.92, 0.8, boxstyle="round,pad=0.01",
+                                    facecolor=colour, edgecolor=colour, alpha=0.15))
+        ax.text(column + 0.5, 0.95, peft_class, ha="center", va="center", fontsize=11,
+                fontweight="bold", color=colour)
+        ax.text(column + 0.5, 0.885, f"trains {CLASS_SUMMARIES[peft_class]}", ha="center",
+                va="center", fontsize=8.5)
+        placed = [p for p in PLACEMENTS if p.peft_class == peft_class]
+        step = 0.72 / len(placed)
+        for row, placement in enumerate(placed):
+            share = shares.get(placement.method)
+            figure = "no share in this run" if share is None else f"{share:.3g}% trainable"
+            group = f"[{placement.group}]\n" if placement.group else ""
+            ax.text(column + 0.5, 0.8 - step * (row + 0.5), f"{group}{placement.label}\n{figure}",
+                    ha="center", va="center", fontsize=9,
+                    bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": colour})
+    ax.text(0.04, -0.03, f"classes: {SOURCE}; shares: trainable parameters / all parameters of "
+            "the model, from this run", fontsize=7.5, va="center")
     return _save(fig, path)

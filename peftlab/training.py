@@ -4,7 +4,7 @@ What makes it faster than the lab's recipe (padding every example to 512 tokens)
 
 * **dynamic padding** to the longest example of each batch, and **length-grouped batches**
   (``group_by_length``) so those batches hold examples of similar length;
-* for causal models whose method feeds them plain tokens (its ``INPUTS``: full, LoRA, bitfit),
+* for causal models whose method feeds them plain tokens (its ``INPUTS``: full, LoRA, LN tuning),
   **left padding with explicit position ids** so every summary ends at the right edge of the batch,
   and the vocabulary projection (49k columns for SmolLM2) runs only over the last positions that
   carry a label (``logits_to_keep``) instead of the whole sequence; the loss is the same token-level
@@ -305,12 +305,13 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
           lr: float | None = None, max_length: int = MAX_LENGTH, limit: int | None = None,
           save_steps: int = 0, output_dir: str | os.PathLike | None = None, resume: bool = False,
           gradient_checkpointing: bool = False, seed: int = 42, method_overrides: dict | None = None,
-          progress: bool = True, recipe_padding: bool = False) -> TrainResult:
+          progress: bool = True, recipe_padding: bool = False,
+          step_memory: bool = True) -> TrainResult:
     """Train ``model`` with a PEFT method on a DialogSum split, on the HF Trainer.
 
     Args:
         model: a :class:`~peftlab.models.LabModel` or a model name for :func:`~peftlab.models.load_model`.
-        method: ``full``, ``lora``, ``prompt``, ``prefix`` or ``bitfit``; applied here unless the
+        method: ``full``, ``lora``, ``prompt``, ``prefix`` or ``ln_tuning``; applied here unless the
             model already carries that peft adapter.
         data: a ``DatasetDict`` or anything :func:`~peftlab.data.load_dialogsum` takes.
         task: ``"summary"`` or ``"topic"`` (the column to learn).
@@ -324,6 +325,8 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         gradient_checkpointing: trade compute for activation memory.
         method_overrides: fields of the method's config, e.g. ``{"r": 8}``.
         recipe_padding: pad every example to ``max_length`` (the lab's recipe; benchmarks only).
+        step_memory: measure one more training step split into parts (``costs.step_memory``);
+            False skips that extra forward and backward (sweeps, which compare losses only).
 
     Returns:
         :class:`TrainResult` with the loss history and measured costs; ``result.lab`` is the
@@ -392,7 +395,8 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     global_batch = (args.per_device_train_batch_size * max(1, args.n_gpu)
                     * args.gradient_accumulation_steps * args.world_size)
     costs.examples_seen = trainer.state.global_step * global_batch
-    costs.step_memory = _step_memory(trainer, lab)  # after _costs: its batch is not counted
+    if step_memory:  # after _costs: its batch is not counted
+        costs.step_memory = _step_memory(trainer, lab)
     result = TrainResult(method=method, model_name=lab.name, global_step=trainer.state.global_step,
                          final_loss=history[-1]["loss"] if history else float(output.training_loss),
                          loss_history=history, costs=costs,
@@ -409,6 +413,57 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
     if not math.isfinite(result.final_loss):
         raise PeftlabError(f"training {method} diverged (loss {result.final_loss}); lower --lr")
     return result
+
+
+def validation_loss(lab, data, split: str = "validation", limit: int | None = None, *,
+                    task: str = "summary", batch_size: int = 8,
+                    max_length: int = MAX_LENGTH) -> float:
+    """Mean token loss of the target on held-out rows: the loss training minimises, no update.
+
+    The rows are tokenized and batched as :func:`train` does (the dialogue cut to fit, labels on
+    the target only, the causal fast path where the model reads plain tokens), taken in order and
+    scored in eval mode (no dropout) without gradients, so two calls on the same model agree.
+    Every target token counts once: batches are weighted by their label tokens, not averaged.
+
+    Args:
+        lab: a :class:`~peftlab.models.LabModel`, trained or not.
+        data: a ``DatasetDict`` or anything :func:`~peftlab.data.load_dialogsum` takes.
+        split / limit: the first ``limit`` rows of ``split`` (all when None).
+        task: ``"summary"`` or ``"topic"``.
+        batch_size / max_length: batching only; they do not change the value beyond padding.
+
+    Returns:
+        The loss in nats per target token.
+    """
+    import torch
+
+    rows = _training_rows(data, split, task, limit)
+    examples = tokenize_split(lab, rows, task, max_length).remove_columns("length")
+    fast = lab.family == "causal" and lab.inputs is InputKind.TOKENS
+    collator = PaddingCollator(lab.tokenizer.pad_token_id, side="left" if fast else "right",
+                               causal=lab.family == "causal")
+    was_training = lab.model.training
+    lab.model.eval()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            batch = collator([examples[i] for i in range(start, min(start + batch_size,
+                                                                    len(examples)))])
+            batch = {key: value.to(lab.device) for key, value in batch.items()}
+            if fast:
+                loss = last_label_loss(lab.model, batch)
+            else:
+                batch.pop("position_ids", None)
+                loss = lab.model(**batch).loss
+            # causal models predict token t from t-1: the first position's label is never scored
+            labels = batch["labels"][:, 1:] if lab.family == "causal" else batch["labels"]
+            count = int((labels != IGNORE).sum())
+            total += float(loss) * count
+            tokens += count
+    lab.model.train(was_training)
+    if not tokens:
+        raise PeftlabError(f"no target tokens in the first {limit} rows of '{split}' to score")
+    return total / tokens
 
 
 def trained_fingerprint(model) -> str:

@@ -9,7 +9,7 @@ saved under a name (peft's TEXT init reloads a tokenizer by name).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peftlab.methods import _peft
 from peftlab.models import InputKind
@@ -23,6 +23,9 @@ reload = _peft.reload
 @dataclass
 class Config(_peft.VirtualTokens):
     """A soft prompt of ``num_virtual_tokens`` embeddings before the input."""
+
+    init_seed: int = field(default=0, metadata={
+        "help": "seed of the random init's draw (init='random'); sweeps set it per seed"})
 
 
 def _cycled(ids: list[int], n: int) -> list[int]:
@@ -70,7 +73,7 @@ def apply(model, config: Config, tokenizer=None):
             raise ValueError("text init needs the tokenizer: pass a LabModel to apply_method")
         _init_from_text(peft_model, base, tokenizer, config)
     else:
-        _init_at_embedding_scale(peft_model, base, config)
+        _init_at_embedding_scale(peft_model, base, config, seed=config.init_seed)
     return peft_model
 
 
