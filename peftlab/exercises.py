@@ -44,11 +44,15 @@ class Exercise:
         name: the function or class the student defines.
         reference: peftlab's version with the same signature and behaviour: an object, or
             ``"module:attribute"`` imported when first needed.
+        same_as: other peftlab functions (``"module:attribute"``) that compute the same answer in
+            another form; graded cells refuse them as they refuse ``reference``
+            (:mod:`peftlab.grading.own_work`).
     """
 
     number: int
     name: str
     reference: Any
+    same_as: tuple[str, ...] = ()
 
     def reference_object(self):
         """peftlab's version (imported now if named as ``"module:attribute"``)."""
@@ -127,11 +131,16 @@ def _raised_elsewhere(err: BaseException, name: str) -> str:
 EXERCISES = {exercise.name: exercise for exercise in (
     Exercise(1, "make_prompt", "peftlab.data:build_prompt"),
     Exercise(2, "few_shot_prompt", "peftlab.data:build_few_shot_prompt"),
-    Exercise(3, "count_trainable", "peftlab.methods:count_trainable"),
-    Exercise(4, "training_memory_gb", "peftlab.memory:training_memory_gb"),
+    Exercise(3, "count_trainable", "peftlab.methods:count_trainable",
+             same_as=("peftlab.methods:count_parameters",)),
+    Exercise(4, "training_memory_gb", "peftlab.memory:training_memory_gb",
+             same_as=("peftlab.memory:training_memory_estimate",)),
     Exercise(5, "lora_param_count", "peftlab.methods.lora:param_count"),
     Exercise(9, "text_init", "peftlab.methods.prompt:text_init"),
     Exercise(11, "clearly_better", "peftlab.metrics:clearly_better"),
+    Exercise(12, "lab_lora_config", "peftlab.methods.lora:lab_t5_config",
+             same_as=("peftlab.methods.lora:peft_config",)),
+    Exercise(14, "BottleneckAdapter", "peftlab.methods.adapter:BottleneckAdapter"),
 )}
 
 

@@ -238,6 +238,8 @@ def _cases(name: str) -> list[tuple]:
         "text_init": [(table, [3, 4, 5], 3), (table, [3, 4, 5], 7), (table, [3, 4, 5, 6, 7], 2)],
         "clearly_better": [(hi, lo), (lo, hi), (hi, near), (hi, hi), (lo, hi, "rouge2"),
                            (hi, lo, "rouge2")],
+        "lab_lora_config": [(), (8, 16), (4, 32)],
+        "BottleneckAdapter": [(16, 4), (7, 1)],
     }[name]
 
 
@@ -247,8 +249,21 @@ def _disagreements(theirs, ours, cases: list[tuple]) -> list[str]:
 
     differ = []
     for args in cases:
-        a, b = theirs(*args), ours(*args)
-        if isinstance(a, torch.Tensor):
+        torch.manual_seed(0)  # a class's random initialisation: the same draws for both
+        a = theirs(*args)
+        torch.manual_seed(0)
+        b = ours(*args)
+        if isinstance(a, torch.nn.Module):  # same weights; same output, also once they moved
+            x = torch.randn(2, 3, args[0])
+            mine, other = a.state_dict(), b.state_dict()
+            same = mine.keys() == other.keys() and all(torch.equal(mine[k], other[k]) for k in mine)
+            with torch.no_grad():
+                for theirs_param, ours_param in zip(a.parameters(), b.parameters()):
+                    step = torch.randn_like(theirs_param)
+                    theirs_param.add_(step)
+                    ours_param.add_(step)
+                same = same and torch.allclose(a(x), b(x))
+        elif isinstance(a, torch.Tensor):
             same = torch.equal(a, b) and a.requires_grad == b.requires_grad
         elif isinstance(a, dict):
             same = a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-12 for k in a)
@@ -400,6 +415,6 @@ def test_blank_release_saves_what_the_solutions_save(blank_run):
         expected = _saved_by_solutions(pattern)
         assert found[kind] == expected, (f"{kind}: missing {sorted(expected - found[kind])}, "
                                          f"extra {sorted(found[kind] - expected)}")
-    assert {"zero-shot", "full", "bitfit", "lora", "prompt", "prefix"} <= found["methods"]
+    assert {"zero-shot", "full", "ln_tuning", "lora", "prompt", "prefix"} <= found["methods"]
     report = (run / "report.md").read_text()
     assert all(f"| {method} |" in report for method in found["methods"]), report

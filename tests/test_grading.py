@@ -45,7 +45,7 @@ SHARED = {
 # The wing's layers, bottom first: a module may import its own layer or lower ones, never higher.
 LAYERS = [
     {"names", "errors", "checks", "cells"},
-    {"__init__", "canary", "sandbox", "zygote", "kernel_manager", "intake", "gradebook",
+    {"__init__", "canary", "sandbox", "zygote", "own_work", "kernel_manager", "intake", "gradebook",
      "exchange", "references"},
     {"preprocessors", "driver", "rejection", "hook", "reports", "fanout"},
     {"commands"},

@@ -7,11 +7,24 @@ Also: several named adapters on one base model, switching between them, and merg
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
+from peftlab.errors import PeftlabError
 from peftlab.methods import _peft
-from peftlab.models import LORA_TARGETS, InputKind
+from peftlab.models import (
+    FLAN_T5_BASE_SHAPE,
+    LORA_TARGETS,
+    TINY_T5,
+    InputKind,
+    build_flan_t5_base_shape,
+    build_tiny_t5,
+)
+
+if TYPE_CHECKING:
+    from peftlab.methods._count import ParameterCount
 
 DEFAULT_LR = 1e-3
 INPUTS = InputKind.TOKENS
@@ -45,11 +58,79 @@ def default_targets(model) -> list[str]:
 
 def peft_config(model, config: Config):
     """The ``peft.LoraConfig`` for ``model``."""
+    return _lora_config(_peft.task_type(model), config.target_modules or default_targets(model),
+                        config)
+
+
+def _lora_config(task_type: str, targets: list[str], config: Config):
     from peft import LoraConfig
 
-    return LoraConfig(task_type=_peft.task_type(model), r=config.r, lora_alpha=config.alpha,
-                      lora_dropout=config.dropout, bias=config.bias,
-                      target_modules=config.target_modules or default_targets(model))
+    return LoraConfig(task_type=task_type, r=config.r, lora_alpha=config.alpha,
+                      lora_dropout=config.dropout, bias=config.bias, target_modules=targets)
+
+
+def lab_t5_config(r: int = 32, alpha: int = 32):
+    """The lab's ``peft.LoraConfig`` for FLAN-T5 (lab 2's exercise 12; its notebook falls back to
+    this while the exercise is blank): rank ``r``, ``lora_alpha=alpha``, dropout 0.05, no bias, on
+    T5's attention ``q`` and ``v``, task ``SEQ_2_SEQ_LM``."""
+    return _lora_config("SEQ_2_SEQ_LM", list(LORA_TARGETS["t5"]), Config(r=r, alpha=alpha))
+
+
+@dataclass(frozen=True)
+class ShapeCount:
+    """What a LoRA config trains on a model's architecture (see :func:`count_on_shape`).
+
+    Attributes:
+        adapted: names of the modules that got an adapter, in the model's order.
+        count: trainable and total parameters of the wrapped model (shared tensors once).
+    """
+
+    adapted: tuple[str, ...]
+    count: ParameterCount
+
+
+@functools.cache
+def _meta_model(model_name: str):
+    """``model_name``'s architecture on the meta device, built once per process (building it
+    trains the sample tokenizer when the cache has none: seconds, not to be paid per call)."""
+    import torch
+
+    builders = {FLAN_T5_BASE_SHAPE: build_flan_t5_base_shape, TINY_T5: build_tiny_t5}
+    if model_name not in builders:
+        raise PeftlabError(f"count_on_shape builds {', '.join(builders)} only, not {model_name!r}:"
+                           f" pass one of those")
+    with torch.device("meta"):
+        return builders[model_name]().model
+
+
+def count_on_shape(lora_config, model_name: str = FLAN_T5_BASE_SHAPE) -> ShapeCount:
+    """Apply ``lora_config`` to ``model_name``'s architecture built on the meta device (shapes, no
+    weights: FLAN-T5-base's in a tenth of a second once built) and count what it trains.
+
+    A config whose ``target_modules`` name no module of the model adapts nothing: ``adapted`` is
+    empty and nothing trains (peft itself would refuse to wrap the model).
+
+    Args:
+        lora_config: a ``peft.LoraConfig``.
+        model_name: a course model built locally (``flan-t5-base-shape`` or ``tiny-t5``).
+    """
+    import warnings
+
+    from peft import get_peft_model
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    from peftlab.methods._count import count_parameters
+
+    model = copy.deepcopy(_meta_model(model_name))
+    if not any(check_target_module_exists(lora_config, name) for name, _ in model.named_modules()):
+        model.requires_grad_(False)
+        return ShapeCount((), count_parameters(model))
+    with warnings.catch_warnings():  # transformers' deprecation notes, raised inside peft
+        warnings.simplefilter("ignore", FutureWarning)
+        wrapped = get_peft_model(model, copy.deepcopy(lora_config))
+    adapted = tuple(name.removeprefix("base_model.model.") for name, module
+                    in wrapped.named_modules() if hasattr(module, "lora_A"))
+    return ShapeCount(adapted, count_parameters(wrapped))
 
 
 def param_count(d_out: int, d_in: int, r: int) -> int:
