@@ -21,11 +21,12 @@ PACKAGE = ROOT / "peftlab"
 # wings, hands `peftlab course` over to it).
 LAYERS = (
     ("peftlab.errors", "peftlab.paths", "peftlab.console", "peftlab.data", "peftlab.metrics",
-     "peftlab.memory", "peftlab.profiles", "peftlab.thresholds", "peftlab.timings"),
+     "peftlab.memory", "peftlab.profiles", "peftlab.quantization", "peftlab.thresholds",
+     "peftlab.timings"),
     ("peftlab.models",),
     ("peftlab.methods", "peftlab.methods.*"),
     ("peftlab.training", "peftlab.evaluation", "peftlab.generation"),
-    ("peftlab.interpret", "peftlab.plots", "peftlab.results"),
+    ("peftlab.interpret", "peftlab.plots", "peftlab.results", "peftlab.sweeps"),
     ("peftlab.notebook", "peftlab.run", "peftlab.exercises"),
     ("peftlab.cli", "peftlab.lab", "peftlab"),
 )

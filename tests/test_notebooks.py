@@ -88,7 +88,7 @@ def _run_and_check(out: Path, *args: str) -> dict:
     assert set(summary["notebook_seconds"]) == {p.stem for p in LAB_NOTEBOOKS}
     results = json.loads((out / "results.json").read_text())
     methods = {row["method"] for row in results["methods"]}
-    assert {"zero-shot", "full", "bitfit", "lora", "prompt", "prefix"} <= methods
+    assert {"zero-shot", "full", "ln_tuning", "lora", "prompt", "prefix"} <= methods
     report = (out / "report.md").read_text()
     assert "| lora |" in report and "ROUGE-1" in report
     assert any((out / "figures").glob("*.png"))
