@@ -9,10 +9,14 @@ submissions are graded twice, each in a fresh scratch copy of the course generat
 cluster). It prints a markdown table (students per minute, p50/p99 seconds per student) and checks
 that every student's points, cell by cell, are identical in both gradebooks. Usage:
 
-    .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2] [--timeout 10] [--whole-lab]
+    .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2] [--timeout 10]
+        [--whole-lab] [--baseline N]
 
 By default the course holds only the quiz (06_quiz.ipynb: no torch, seconds a student);
-``--whole-lab`` grades all six notebooks (~35 s a student serially). Serial seconds per student
+``--whole-lab`` grades all notebooks of the lab, whose kernels fork from one pre-imported zygote
+per student (:mod:`peftlab.grading.zygote`). ``--baseline N`` also grades the first N students
+serially with fresh kernels (``PEFTLAB_ZYGOTE=off``, as before the zygote) in a third copy: its
+row shows what the zygote saves, and their grades must be identical too. Serial seconds per student
 come from the times nbgrader's hook marked each student graded; parallel ones from the batch
 ledger. Speed-up is bounded by the cores: each grading keeps about one core busy.
 """
@@ -81,8 +85,9 @@ def build_class(folder: Path, notebooks: list[Path], students: int) -> list[str]
     return sorted(p.name for p in folder.iterdir())
 
 
-def course(*args: str, root: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+def course(*args: str, root: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PEFTLAB_COURSE_ROOT=str(root), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1",
+               **extra_env)
     cmd = [sys.executable, "-m", "peftlab.grading", *args]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -135,6 +140,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=10, help="seconds per cell")
     parser.add_argument("--whole-lab", action="store_true", help="all six notebooks, not the quiz")
+    parser.add_argument("--baseline", type=int, default=0, metavar="N",
+                        help="also grade the first N students serially without the zygote")
     args = parser.parse_args()
 
     notebooks = sorted(SOURCE.glob("*.ipynb"))
@@ -151,6 +158,8 @@ def main() -> None:
         course("generate", root=serial_root)
         parallel_root = base / "parallel"
         shutil.copytree(serial_root, parallel_root)
+        baseline_root = base / "baseline"
+        shutil.copytree(serial_root, baseline_root)
         graded = ["autograde", "--submissions", str(base / "submissions")]
         graded += ["--timeout", str(args.timeout)]
 
@@ -161,8 +170,21 @@ def main() -> None:
         course(*graded, "--workers", str(args.workers), root=parallel_root)
         parallel_wall = time.time() - start
 
+        if args.baseline:
+            few = base / "baseline-submissions"
+            few.mkdir()
+            for name in students[: args.baseline]:
+                shutil.copytree(base / "submissions" / name, few / name)
+            baseline_start = time.time()
+            course("autograde", "--submissions", str(few), "--timeout", str(args.timeout),
+                   "--workers", "1", root=baseline_root, PEFTLAB_ZYGOTE="off")
+            baseline_wall = time.time() - baseline_start
+
         serial, parallel = points(serial_root), points(parallel_root)
         differ = sorted(s for s in students if serial.get(s) != parallel.get(s))
+        if args.baseline:
+            baseline = points(baseline_root)
+            differ += sorted(s for s in baseline if serial.get(s) != baseline[s])
         what = "whole lab" if args.whole_lab else "quiz only"
         print(
             f"\n{len(students)} students ({what}, --timeout {args.timeout}), "
@@ -186,12 +208,22 @@ def main() -> None:
                 parallel_seconds(parallel_root),
             )
         )
+        if args.baseline:
+            print(
+                row(
+                    "serial, fresh kernels (PEFTLAB_ZYGOTE=off)",
+                    args.baseline,
+                    baseline_wall,
+                    serial_seconds(baseline_root, baseline_start),
+                )
+            )
         print(f"\nspeed-up: {serial_wall / parallel_wall:.2f}x")
         cells = sum(len(v) for v in serial.values())
         missing = sorted(set(students) - set(serial) - set(parallel))
         if differ or missing:
             sys.exit(f"grades differ for {differ}; missing {missing}")
-        print(f"grades identical in both runs: {len(students)} students, {cells} graded cells")
+        runs = "all three runs" if args.baseline else "both runs"
+        print(f"grades identical in {runs}: {len(students)} students, {cells} graded cells")
 
 
 if __name__ == "__main__":

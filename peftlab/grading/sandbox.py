@@ -11,10 +11,11 @@ Validate button) runs the notebook's own kernel. Its kernelspec starts
       setpriv --reuid=nobody --regid=nogroup --clear-groups --nnp
         python -m ipykernel_launcher -f CONNECTION_FILE ...
 
-(when the student's folder holds two or more notebooks, the kernel is instead forked from the
-student's pre-imported zygote, which runs in the same sandbox and drops each kernel to ``nobody``
-before any student code: :mod:`peftlab.grading.zygote`), with rlimits set first: address space (``PEFTLAB_SANDBOX_MEM_GB``, default 6 GiB), file size
-(1 GiB), open files, processes and no core dumps.
+with rlimits set first: address space (``PEFTLAB_SANDBOX_MEM_GB``, default 6 GiB), file size
+(1 GiB), open files, processes and no core dumps. When the student's folder holds two or more
+notebooks, the kernel is instead forked from that student's pre-imported zygote, which runs in the
+same sandbox and drops each kernel to ``nobody`` before any student code
+(:mod:`peftlab.grading.zygote`).
 
 What the student's code can see inside: the Python installation and the virtual environment
 (read-only), the ``peftlab`` package directory (read-only), the model caches (``$PEFTLAB_CACHE``
