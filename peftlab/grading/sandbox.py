@@ -284,26 +284,7 @@ def bwrap_command(
     """The full ``bwrap ... setpriv ... python -m ipykernel_launcher`` command line."""
     runtime = os.path.dirname(os.path.abspath(connection_file))
     mounts = [*_ro_binds(_code_paths()), "--bind", runtime, runtime, "--bind", workdir, cwd]
-    cmd = [
-        "bwrap",
-        *_root_layout(),
-        *_parent_dirs(mounts),
-        *mounts,
-        "--chdir",
-        cwd,
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--die-with-parent",
-        "--hostname",
-        "sandbox",
-        "--clearenv",
-    ]
-    for key, value in sorted(_environment().items()):
-        cmd += ["--setenv", key, value]
-    return cmd + [
+    return _bwrap(mounts, cwd) + [
         "setpriv",
         f"--reuid={NOBODY}",
         f"--regid={NOBODY}",
@@ -322,13 +303,21 @@ def zygote_command(zygote_argv: list[str], student_dir: str) -> list[str]:
     stays root with only the capabilities it needs to hand each forked kernel to ``nobody``.
     """
     mounts = [*_ro_binds(_code_paths()), "--bind", student_dir, student_dir]
+    capabilities = ["--cap-drop", "ALL"]
+    for capability in zygote.CAPABILITIES:
+        capabilities += ["--cap-add", capability]
+    return _bwrap(mounts, student_dir, capabilities) + zygote_argv
+
+
+def _bwrap(mounts: list[str], cwd: str, extra: list[str] = ()) -> list[str]:
+    """``bwrap`` with the sandbox's root layout, ``mounts``, namespaces and environment."""
     cmd = [
         "bwrap",
         *_root_layout(),
         *_parent_dirs(mounts),
         *mounts,
         "--chdir",
-        student_dir,
+        cwd,
         "--unshare-net",
         "--unshare-pid",
         "--unshare-ipc",
@@ -337,15 +326,12 @@ def zygote_command(zygote_argv: list[str], student_dir: str) -> list[str]:
         "--die-with-parent",
         "--hostname",
         "sandbox",
-        "--cap-drop",
-        "ALL",
+        *extra,
+        "--clearenv",
     ]
-    for capability in zygote.CAPABILITIES:
-        cmd += ["--cap-add", capability]
-    cmd.append("--clearenv")
     for key, value in sorted(_environment().items()):
         cmd += ["--setenv", key, value]
-    return cmd + zygote_argv
+    return cmd
 
 
 def _student_dir(connection_file: str) -> str | None:
