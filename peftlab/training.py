@@ -266,9 +266,13 @@ def last_label_loss(model, batch):
                            ignore_index=IGNORE)
 
 
-def uses_fast_path(lab, method: str) -> bool:
-    """Left padding + logits only on labels: causal models whose method feeds them plain tokens."""
-    return lab.family == "causal" and get_method(method).INPUTS is InputKind.TOKENS
+def uses_fast_path(lab, method: str | None = None) -> bool:
+    """Left padding + logits only on labels: causal models whose method feeds them plain tokens.
+
+    ``method`` None: the method already applied to ``lab`` (what ``lab.inputs`` says it reads).
+    """
+    inputs = lab.inputs if method is None else get_method(method).INPUTS
+    return lab.family == "causal" and inputs is InputKind.TOKENS
 
 
 def _trainer_class():
@@ -439,7 +443,7 @@ def validation_loss(lab, data, split: str = "validation", limit: int | None = No
 
     rows = _training_rows(data, split, task, limit)
     examples = tokenize_split(lab, rows, task, max_length).remove_columns("length")
-    fast = lab.family == "causal" and lab.inputs is InputKind.TOKENS
+    fast = uses_fast_path(lab)
     collator = PaddingCollator(lab.tokenizer.pad_token_id, side="left" if fast else "right",
                                causal=lab.family == "causal")
     was_training = lab.model.training
