@@ -373,9 +373,9 @@ def train(model, method: str, data, *, split: str = "train", task: str = "summar
         train_sampling_strategy="random",  # length grouping: LabTrainer's own sampler
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        gradient_checkpointing=gradient_checkpointing,
+        activation_checkpointing=gradient_checkpointing,  # transformers 5's name for it
         # non-reentrant checkpointing lets gradients reach adapters of a frozen base model
-        gradient_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
+        activation_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
         disable_tqdm=not progress,
         seed=seed,
         data_seed=seed,

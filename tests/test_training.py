@@ -164,3 +164,24 @@ def test_length_grouped_batches_cut_padding():
     assert list(LengthGroupedBatches(lengths, 8, seed=3)) == order
     sampler.set_epoch(1)
     assert list(sampler) != order, "each epoch gets a new order"
+
+
+def test_training_with_checkpointing_prints_no_deprecation_note(mini, tmp_path):
+    """Wrapping, training with activation checkpointing and reloading an adapter: does peftlab
+    call transformers 5 by its current names, so a notebook's stderr shows no FutureWarning about
+    ``gradient_checkpointing`` (ours, in TrainingArguments, or peft's read of the model)?"""
+    import warnings
+
+    from conftest import BUILDERS
+
+    from peftlab.evaluation import load_adapter
+
+    lab = BUILDERS["tiny-llama"]()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(lab, "lora", mini, max_steps=1, batch_size=2, limit=4, max_length=128,
+                       output_dir=tmp_path, gradient_checkpointing=True, progress=False)
+        load_adapter(BUILDERS["tiny-llama"](), tmp_path)
+    assert result.global_step == 1
+    notes = [str(w.message) for w in caught if "checkpointing" in str(w.message)]
+    assert notes == [], notes

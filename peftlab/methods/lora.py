@@ -114,8 +114,6 @@ def count_on_shape(lora_config, model_name: str = FLAN_T5_BASE_SHAPE) -> ShapeCo
         lora_config: a ``peft.LoraConfig``.
         model_name: a course model built locally (``flan-t5-base-shape`` or ``tiny-t5``).
     """
-    import warnings
-
     from peft import get_peft_model
     from peft.tuners.tuners_utils import check_target_module_exists
 
@@ -125,8 +123,7 @@ def count_on_shape(lora_config, model_name: str = FLAN_T5_BASE_SHAPE) -> ShapeCo
     if not any(check_target_module_exists(lora_config, name) for name, _ in model.named_modules()):
         model.requires_grad_(False)
         return ShapeCount((), count_parameters(model))
-    with warnings.catch_warnings():  # transformers' deprecation notes, raised inside peft
-        warnings.simplefilter("ignore", FutureWarning)
+    with _peft.quiet_wrapping():
         wrapped = get_peft_model(model, copy.deepcopy(lora_config))
     adapted = tuple(name.removeprefix("base_model.model.") for name, module
                     in wrapped.named_modules() if hasattr(module, "lora_A"))
