@@ -6,6 +6,7 @@ lose its points to a ``tqdm`` bar or a deprecation warning; papermill runs want 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -34,6 +35,25 @@ _LOGGERS = (
     "papermill",
     "peftlab",
 )
+
+
+# Deprecation notes one library raises at another, never at the user's own code: peft reads
+# transformers 5's renamed ``model.is_gradient_checkpointing`` each time it wraps a model.
+LIBRARY_NOTES = ((FutureWarning, r"`is_gradient_checkpointing` is deprecated"),)
+
+
+def hide_library_notes() -> None:
+    """Ignore, from now on in this process, the warnings of :data:`LIBRARY_NOTES` and no other."""
+    for category, message in LIBRARY_NOTES:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+@contextlib.contextmanager
+def library_notes_hidden():
+    """:func:`hide_library_notes` for the ``with`` block only."""
+    with warnings.catch_warnings():
+        hide_library_notes()
+        yield
 
 
 def quiet() -> None:

@@ -2,8 +2,9 @@
 
 ``P, OUT, FIG = setup(profile, model_name=..., ...)`` resolves the run's :class:`Profile` from the
 notebook's parameters (papermill and ``peftlab run`` set them), creates the output folders and
-prints one line naming the profile. Under nbgrader it first silences warnings and progress bars:
-a graded test cell that writes to stderr loses its points.
+prints one line naming the profile. It hides the deprecation notes libraries raise at each other
+(:data:`peftlab.console.LIBRARY_NOTES`); under nbgrader it first silences every warning and
+progress bar: a graded test cell that writes to stderr loses its points.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from peftlab.console import quiet
+from peftlab.console import hide_library_notes, quiet
 from peftlab.errors import PeftlabError
 from peftlab.profiles import Profile, get_profile
 
@@ -44,6 +45,7 @@ def setup(profile: str | None = None, *, model_name: str | None = None,
     Returns:
         ``Setup(profile, out, figures)``, to unpack as ``P, OUT, FIG``.
     """
+    hide_library_notes()  # the cells' own calls into peft, too, print no library's deprecation
     grading = os.environ.get("NBGRADER_EXECUTION")
     if grading:
         quiet()

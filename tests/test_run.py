@@ -264,3 +264,24 @@ def test_notebook_setup_resolves_profile_and_folders(tmp_path, monkeypatch, caps
     assert not (tmp_path / "student").exists(), "Validate must not write over the student's run"
     assert graded.figures.is_dir() and graded.out != tmp_path / "student"
     assert silenced == [True]
+
+
+def test_notebook_setup_hides_only_the_libraries_deprecation_notes(monkeypatch, capsys):
+    """After the set-up, does a cell's own call into peft print no transformers deprecation note
+    (peft reads a renamed attribute), while any other warning still shows?"""
+    import warnings
+
+    from conftest import BUILDERS
+    from peft import LoraConfig, get_peft_model
+
+    from peftlab.notebook import setup
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    model = BUILDERS["tiny-llama"]().model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        setup("smoke")
+        get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", target_modules=["q_proj"]))
+        warnings.warn("a cell's own deprecation", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught if w.category is FutureWarning] == [
+        "a cell's own deprecation"]

@@ -7,12 +7,11 @@ the run's metadata (peft writes a named adapter into ``<folder>/<name>/``).
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from peftlab.console import library_notes_hidden
 from peftlab.data import INSTRUCTIONS
 
 DEFAULT_ADAPTER = "default"  # peft's name for an unnamed adapter, saved in the folder itself
@@ -31,17 +30,6 @@ def base_model(model):
     return model.get_base_model() if isinstance(model, PeftModel) else model
 
 
-@contextlib.contextmanager
-def quiet_wrapping():
-    """Silence the one deprecation note peft's wrapper sets off in transformers 5: building a
-    ``PeftModel`` reads ``model.is_gradient_checkpointing``, which warns (FutureWarning, on the
-    notebook's stderr) that it is renamed. Nothing else is filtered."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
-                                category=FutureWarning)
-        yield
-
-
 def wrap(model, peft_config, adapter_name: str):
     """Wrap ``model`` with a new active adapter, or add one to a peft model already wrapped."""
     from peft import PeftModel, get_peft_model
@@ -50,7 +38,7 @@ def wrap(model, peft_config, adapter_name: str):
         model.add_adapter(adapter_name, peft_config)
         model.set_adapter(adapter_name)
         return model
-    with quiet_wrapping():
+    with library_notes_hidden():  # peft reads a renamed transformers attribute
         return get_peft_model(model, peft_config, adapter_name=adapter_name)
 
 
@@ -100,7 +88,7 @@ def reload(lab, folder: Path, saved, adapter_name: str | None = None):
         lab.model.load_adapter(path, adapter_name=name)
         lab.model.set_adapter(name)
     else:
-        with quiet_wrapping():
+        with library_notes_hidden():  # peft reads a renamed transformers attribute
             lab.model = PeftModel.from_pretrained(lab.model, path, adapter_name=name)
     lab.model.to(lab.device).eval()
     return lab

@@ -12,6 +12,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
+from peftlab.console import library_notes_hidden
 from peftlab.errors import PeftlabError
 from peftlab.methods import _peft
 from peftlab.models import (
@@ -123,7 +124,7 @@ def count_on_shape(lora_config, model_name: str = FLAN_T5_BASE_SHAPE) -> ShapeCo
     if not any(check_target_module_exists(lora_config, name) for name, _ in model.named_modules()):
         model.requires_grad_(False)
         return ShapeCount((), count_parameters(model))
-    with _peft.quiet_wrapping():
+    with library_notes_hidden():
         wrapped = get_peft_model(model, copy.deepcopy(lora_config))
     adapted = tuple(name.removeprefix("base_model.model.") for name, module
                     in wrapped.named_modules() if hasattr(module, "lora_A"))
