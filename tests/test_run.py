@@ -266,7 +266,7 @@ def test_notebook_setup_resolves_profile_and_folders(tmp_path, monkeypatch, caps
     assert silenced == [True]
 
 
-def test_notebook_setup_hides_only_the_libraries_deprecation_notes(monkeypatch, capsys):
+def test_notebook_setup_hides_only_the_libraries_deprecation_notes(monkeypatch):
     """After the set-up, does a cell's own call into peft print no transformers deprecation note
     (peft reads a renamed attribute), while any other warning still shows?"""
     import warnings

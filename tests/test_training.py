@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 
 import pytest
 import torch
-from conftest import TRAIN, cli_env, last_json
+from conftest import BUILDERS, TRAIN, cli_env, last_json
 
 from peftlab.data import PROMPT_TEMPLATE, build_prompt
+from peftlab.evaluation import load_adapter
 from peftlab.methods import apply_method, count_parameters
 from peftlab.training import IGNORE, PaddingCollator, encode_causal, last_label_loss, train
 
@@ -95,8 +97,6 @@ def test_fast_path_loss_equals_the_standard_loss(tiny_llama, mini, method):
 def test_train_returns_history_and_costs(family, mini, tmp_path, capsys):
     """Does train() return the loss history and measured costs and write train_results.json
     (and does --resume without a checkpoint say so and start at step 0)?"""
-    from conftest import BUILDERS
-
     lab = BUILDERS[family]()
     result = train(lab, "lora", mini, max_steps=3, batch_size=4, limit=16, max_length=256,
                    output_dir=tmp_path, resume=True, progress=False)
@@ -170,12 +170,6 @@ def test_training_with_checkpointing_prints_no_deprecation_note(mini, tmp_path):
     """Wrapping, training with activation checkpointing and reloading an adapter: does peftlab
     call transformers 5 by its current names, so a notebook's stderr shows no FutureWarning about
     ``gradient_checkpointing`` (ours, in TrainingArguments, or peft's read of the model)?"""
-    import warnings
-
-    from conftest import BUILDERS
-
-    from peftlab.evaluation import load_adapter
-
     lab = BUILDERS["tiny-llama"]()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
